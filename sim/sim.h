@@ -1,0 +1,115 @@
+// The embedding API of the virtual Win32 kernel.
+//
+// RunSimulation() runs a function as the main thread of a simulated
+// process ("app", pid#1) under a fresh kernel. Every Win32 call the
+// function (and every thread or child process it starts) makes is a
+// scheduling point of that kernel; every nondeterministic decision is
+// drawn from `source`. When the main thread returns, the process exits:
+// what it left behind (handles, OVERLAPPEDs the kernel still owns, child
+// processes still running) is in the result, with the trace digest.
+//
+//   iocpsim::KernelOptions options;
+//   iocpsim::PrngSource source(7);
+//   iocpsim::RunResult r = iocpsim::RunSimulation(options, source, [] {
+//     HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
+//     CloseHandle(port);
+//   });
+//   assert(r.outcome == iocpsim::Outcome::kFinished && r.handles_left.empty());
+//
+// Misuse by the program under test (an invalid handle, a double close, a
+// second port association) gets the Win32 error Windows gives, plus a
+// trace line. A broken kernel invariant aborts with "iocpsim: harness bug".
+#ifndef IOCPSIM_SIM_SIM_H_
+#define IOCPSIM_SIM_SIM_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "sim/choice.h"
+
+namespace iocpsim {
+
+struct KernelOptions {
+  // OVERLAPPED::Internal/InternalHigh of a port-associated operation are
+  // written when its packet is dequeued ("will not be updated until the
+  // packet is removed", MS:I/O Completion Ports). true: at completion, as
+  // Wine does.
+  bool immediate_status = false;
+  // May an operation that could finish at issue go pending instead? The
+  // Win32 contract allows it (MS:Synchronous and Asynchronous I/O: callers
+  // must handle ERROR_IO_PENDING whenever they pass an OVERLAPPED); NPFS
+  // itself completes such reads at once.
+  bool pending_when_ready = true;
+  // Virtual time may pass while a thread is runnable or a kernel event is
+  // enabled, but never more than this past the moment it became ready.
+  int64_t io_latency_ms_max = 50;
+  // The run is a hang once virtual time would pass this.
+  int64_t deadline_ms = 10 * 60 * 1000;
+  // Scheduling points in one run; past it the run stops (a livelock).
+  uint64_t steps_max = 2'000'000;
+  // Keep the text of the trace (the digest is always computed).
+  bool keep_trace = false;
+  // Stack of each simulated thread.
+  size_t stack_kib = 256;
+};
+
+enum class Outcome {
+  kFinished,           // the main thread returned
+  kDeadlock,           // nothing runnable, no enabled event, no timer
+  kDeadline,           // virtual time would pass deadline_ms (a hang)
+  kStepsExceeded,      // steps_max scheduling points
+  kFault,              // the program broke an OVERLAPPED rule (use-after-free class)
+  kReplayDivergence,   // a strict replay source stopped
+  kProgramException,   // a simulated thread threw
+};
+const char* OutcomeName(Outcome outcome);
+
+struct LeftHandle {
+  uint32_t pid;
+  uint64_t value;
+  std::string object;  // "pipe-server \\.\pipe\x", "port", "event", ...
+};
+
+struct OwnedOverlapped {
+  uint32_t op;         // the ov#N of the trace
+  std::string what;    // "ReadFile h=0x8 pid#1 pending"
+};
+
+struct RunResult {
+  Outcome outcome = Outcome::kFinished;
+  std::string message;                     // what stopped the run, one line
+  std::vector<LeftHandle> handles_left;    // per process, at exit of the app
+  std::vector<OwnedOverlapped> overlapped_owned;
+  std::vector<std::string> processes_alive;
+  std::vector<std::string> trace;          // with keep_trace
+  uint64_t digest = 0;
+  uint64_t steps = 0;
+  uint64_t choices = 0;
+  int64_t end_time_ns = 0;
+};
+
+RunResult RunSimulation(const KernelOptions& options, ChoiceSource& source,
+                        std::function<void()> main);
+
+// A choice for the program under test itself (a scenario parameter, or a
+// child program deciding whether to exit early). Must be called from a
+// simulated thread. Returns 0 when n <= 1.
+uint32_t Choose(ChoiceKind kind, uint32_t n, absl::string_view label);
+
+// The virtual time, for programs and tests.
+int64_t NowNs();
+
+// A child program: CreateProcessW runs it as the main thread of a new
+// simulated process, with argv split from the command line (argv[0] is the
+// program name). Its return value is the exit code.
+using ChildProgram = std::function<uint32_t(const std::vector<std::string>& argv)>;
+// Registers `name`; the built-in ones (child.cc) are "echo",
+// "exit-now CODE", "write-then-exit TEXT [CODE]", "sleep-then-exit MS [CODE]".
+void RegisterChildProgram(const std::string& name, ChildProgram program);
+
+}  // namespace iocpsim
+
+#endif  // IOCPSIM_SIM_SIM_H_

@@ -1,0 +1,124 @@
+#include "sim/trace.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sim/choice.h"
+#include "sim/win32.h"
+
+namespace iocpsim {
+
+void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
+                 std::initializer_list<uint64_t> values) {
+  ++count_;
+  uint64_t name_hash = 0;
+  for (const char* c = f.name; *c; ++c) name_hash = name_hash * 131 + static_cast<uint8_t>(*c);
+  Fold(name_hash);
+  Fold(static_cast<uint64_t>(now_ns));
+  Fold(thread);
+  for (uint64_t v : values) Fold(v);
+  if (!keep_) return;
+  Record r{&f, now_ns, thread, static_cast<uint8_t>(values.size()), {}, {}};
+  int i = 0;
+  for (uint64_t v : values) {
+    if (i < 5) r.values[i++] = v;
+  }
+  records_.push_back(std::move(r));
+}
+
+void Trace::Note(int64_t now_ns, uint32_t thread, std::string text) {
+  if (!keep_) return;
+  records_.push_back({nullptr, now_ns, thread, 0, {}, std::move(text)});
+}
+
+const char* Win32ErrorName(uint32_t error) {
+  switch (error) {
+    case ERROR_SUCCESS: return "ERROR_SUCCESS";
+    case ERROR_FILE_NOT_FOUND: return "ERROR_FILE_NOT_FOUND";
+    case ERROR_ACCESS_DENIED: return "ERROR_ACCESS_DENIED";
+    case ERROR_INVALID_HANDLE: return "ERROR_INVALID_HANDLE";
+    case ERROR_INVALID_PARAMETER: return "ERROR_INVALID_PARAMETER";
+    case ERROR_BROKEN_PIPE: return "ERROR_BROKEN_PIPE";
+    case ERROR_SEM_TIMEOUT: return "ERROR_SEM_TIMEOUT";
+    case ERROR_PIPE_BUSY: return "ERROR_PIPE_BUSY";
+    case ERROR_NO_DATA: return "ERROR_NO_DATA";
+    case ERROR_PIPE_NOT_CONNECTED: return "ERROR_PIPE_NOT_CONNECTED";
+    case ERROR_MORE_DATA: return "ERROR_MORE_DATA";
+    case WAIT_TIMEOUT: return "WAIT_TIMEOUT";
+    case ERROR_PIPE_CONNECTED: return "ERROR_PIPE_CONNECTED";
+    case ERROR_PIPE_LISTENING: return "ERROR_PIPE_LISTENING";
+    case ERROR_ABANDONED_WAIT_0: return "ERROR_ABANDONED_WAIT_0";
+    case ERROR_OPERATION_ABORTED: return "ERROR_OPERATION_ABORTED";
+    case ERROR_IO_INCOMPLETE: return "ERROR_IO_INCOMPLETE";
+    case ERROR_IO_PENDING: return "ERROR_IO_PENDING";
+    case ERROR_NOT_FOUND: return "ERROR_NOT_FOUND";
+    default: return nullptr;
+  }
+}
+
+const char* NtStatusName(int32_t status) {
+  switch (status) {
+    case STATUS_SUCCESS: return "STATUS_SUCCESS";
+    case STATUS_PENDING: return "STATUS_PENDING";
+    case STATUS_BUFFER_OVERFLOW: return "STATUS_BUFFER_OVERFLOW";
+    case STATUS_CANCELLED: return "STATUS_CANCELLED";
+    case STATUS_PIPE_BROKEN: return "STATUS_PIPE_BROKEN";
+    case STATUS_PIPE_DISCONNECTED: return "STATUS_PIPE_DISCONNECTED";
+    case STATUS_PIPE_CLOSING: return "STATUS_PIPE_CLOSING";
+    case STATUS_PIPE_CONNECTED: return "STATUS_PIPE_CONNECTED";
+    case STATUS_PIPE_LISTENING: return "STATUS_PIPE_LISTENING";
+    default: return nullptr;
+  }
+}
+
+namespace {
+
+std::string RenderValue(char code, uint64_t v) {
+  switch (code) {
+    case 'h': return v == ~uint64_t{0} ? "INVALID_HANDLE_VALUE" : absl::StrFormat("0x%x", v);
+    case 'o': return v == 0 ? "NULL" : absl::StrCat("ov#", v);
+    case 't': return absl::StrCat("thread#", v);
+    case 'p': return absl::StrCat("pid#", v);
+    case 'b': return v ? "TRUE" : "FALSE";
+    case 'x': return absl::StrFormat("0x%x", v);
+    case 'e': {
+      const char* name = Win32ErrorName(static_cast<uint32_t>(v));
+      return name ? name : absl::StrCat(v);
+    }
+    case 's': {
+      const char* name = NtStatusName(static_cast<int32_t>(v));
+      return name ? name : absl::StrFormat("0x%08x", v);
+    }
+    case 'k': return ChoiceKindName(static_cast<ChoiceKind>(v));
+    default: return absl::StrCat(v);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> Trace::Render() const {
+  std::vector<std::string> lines;
+  lines.reserve(records_.size());
+  for (const Record& r : records_) {
+    std::string line = absl::StrFormat("%10.3fms thread#%-3u ", r.now_ns / 1e6, r.thread);
+    if (r.format == nullptr) {
+      absl::StrAppend(&line, r.note);
+      lines.push_back(std::move(line));
+      continue;
+    }
+    absl::StrAppend(&line, r.format->name, " ");
+    int i = 0;
+    for (const char* p = r.format->format; *p; ++p) {
+      if (*p == '%' && p[1] && i < r.n) {
+        line += RenderValue(*++p, r.values[i++]);
+      } else {
+        line += *p;
+      }
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+}  // namespace iocpsim

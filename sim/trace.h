@@ -1,0 +1,72 @@
+// The kernel's event trace and its 64-bit digest.
+//
+// Each record is a format (a static TraceFormat: the call or event name and
+// how to print its values) plus up to five integers, the virtual time and
+// the simulated thread. The digest folds in the integers only, so it costs
+// a few multiplies per record and is identical across compilers and
+// sanitizers; the text is rendered only when the trace is kept. Objects are
+// named by stable ids (handle values as the kernel issued them, ov#12,
+// thread#3), never by addresses.
+//
+//   static constexpr TraceFormat kRead{"ReadFile", "h=%h ov=%o n=%u -> %b err=%e"};
+//   trace.Emit(kRead, now, thread_id, {h, ov_id, n, ok, err});
+#ifndef IOCPSIM_SIM_TRACE_H_
+#define IOCPSIM_SIM_TRACE_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace iocpsim {
+
+// `format` codes: %h handle value (hex), %o ov#N (0: none), %t thread#N,
+// %p pid, %u unsigned, %x hex, %b TRUE/FALSE, %e Win32 error name,
+// %s NTSTATUS name, %k choice kind.
+struct TraceFormat {
+  const char* name;
+  const char* format;
+};
+
+class Trace {
+ public:
+  explicit Trace(bool keep) : keep_(keep) {}
+
+  void Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
+            std::initializer_list<uint64_t> values);
+  // Free text (for example a choice label); kept only with the trace, not
+  // part of the digest unless `digest` is set.
+  void Note(int64_t now_ns, uint32_t thread, std::string text);
+
+  uint64_t digest() const { return digest_; }
+  uint64_t count() const { return count_; }
+  bool keep() const { return keep_; }
+  std::vector<std::string> Render() const;
+
+ private:
+  struct Record {
+    const TraceFormat* format;  // nullptr: a note
+    int64_t now_ns;
+    uint32_t thread;
+    uint8_t n;
+    uint64_t values[5];
+    std::string note;
+  };
+  void Fold(uint64_t v) {
+    digest_ ^= v;
+    digest_ *= 0x100000001B3ull;
+    digest_ ^= digest_ >> 29;
+  }
+
+  bool keep_;
+  uint64_t digest_ = 0xCBF29CE484222325ull;
+  uint64_t count_ = 0;
+  std::vector<Record> records_;
+};
+
+const char* Win32ErrorName(uint32_t error);
+const char* NtStatusName(int32_t status);
+
+}  // namespace iocpsim
+
+#endif  // IOCPSIM_SIM_TRACE_H_
