@@ -12,7 +12,7 @@
 namespace iocpsim {
 
 namespace {
-constexpr TraceFormat kIssueFmt{"issue", "%o %u on %h"};
+constexpr TraceFormat kIssueFmt{"issue", "%o %y on %h"};
 constexpr TraceFormat kCompleteFmt{"complete", "%o %s bytes=%u packet=%b"};
 constexpr TraceFormat kCancelReqFmt{"cancel-requested", "%o"};
 constexpr TraceFormat kCancelIoExFmt{"CancelIoEx", "h=%h ov=%o -> %b err=%e"};
@@ -299,7 +299,8 @@ BOOL WINAPI CancelIoEx(HANDLE file, LPOVERLAPPED overlapped) {
     ok = !hits.empty();
     if (!ok) k.SetError(ERROR_NOT_FOUND);
   }
-  uint64_t ov_id = 0;
+  iocpsim::Op* owner = overlapped != nullptr ? k.OwnerOf(overlapped) : nullptr;
+  uint64_t ov_id = owner != nullptr ? owner->id : 0;
   k.Emit(iocpsim::kCancelIoExFmt, {k.HandleValue(file), ov_id, static_cast<uint64_t>(ok),
                                    ok ? 0 : k.current()->last_error});
   return ok;

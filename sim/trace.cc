@@ -1,11 +1,15 @@
 #include "sim/trace.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/choice.h"
 #include "sim/win32.h"
+
+#define SIM_TRACE_CHECK(c) \
+  if (!(c)) std::abort()
 
 namespace iocpsim {
 
@@ -22,7 +26,8 @@ void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
   Record r{&f, now_ns, thread, static_cast<uint8_t>(values.size()), {}, {}};
   int i = 0;
   for (uint64_t v : values) {
-    if (i < 5) r.values[i++] = v;
+    SIM_TRACE_CHECK(i < 6);
+    r.values[i++] = v;
   }
   records_.push_back(std::move(r));
 }
@@ -91,6 +96,10 @@ std::string RenderValue(char code, uint64_t v) {
       return name ? name : absl::StrFormat("0x%08x", v);
     }
     case 'k': return ChoiceKindName(static_cast<ChoiceKind>(v));
+    case 'y': {
+      static constexpr const char* kOps[] = {"ReadFile", "WriteFile", "ConnectNamedPipe"};
+      return v < 3 ? kOps[v] : absl::StrCat(v);
+    }
     default: return absl::StrCat(v);
   }
 }

@@ -1,7 +1,7 @@
 // The kernel's event trace and its 64-bit digest.
 //
 // Each record is a format (a static TraceFormat: the call or event name and
-// how to print its values) plus up to five integers, the virtual time and
+// how to print its values) plus up to six integers, the virtual time and
 // the simulated thread. The digest folds in the integers only, so it costs
 // a few multiplies per record and is identical across compilers and
 // sanitizers; the text is rendered only when the trace is kept. Objects are
@@ -22,7 +22,7 @@ namespace iocpsim {
 
 // `format` codes: %h handle value (hex), %o ov#N (0: none), %t thread#N,
 // %p pid, %u unsigned, %x hex, %b TRUE/FALSE, %e Win32 error name,
-// %s NTSTATUS name, %k choice kind.
+// %s NTSTATUS name, %k choice kind, %y operation type.
 struct TraceFormat {
   const char* name;
   const char* format;
@@ -49,7 +49,7 @@ class Trace {
     int64_t now_ns;
     uint32_t thread;
     uint8_t n;
-    uint64_t values[5];
+    uint64_t values[6];
     std::string note;
   };
   void Fold(uint64_t v) {

@@ -1,0 +1,100 @@
+// Helpers for the kernel's tests: run a body under the canonical schedule
+// (or a given source) and build pipe pairs.
+#ifndef IOCPSIM_SIM_TEST_UTIL_H_
+#define IOCPSIM_SIM_TEST_UTIL_H_
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+
+#include "sim/choice.h"
+#include "sim/sim.h"
+#include "sim/win32.h"
+
+namespace iocpsim::testing {
+
+// Runs `body` as the app's main thread; CHECKs inside it are doctest
+// CHECKs (REQUIRE would throw through the simulated thread: avoid it).
+inline RunResult RunWith(ChoiceSource& source, std::function<void()> body,
+                         KernelOptions options = {}) {
+  return RunSimulation(options, source, std::move(body));
+}
+
+inline RunResult Run(std::function<void()> body, KernelOptions options = {}) {
+  CanonicalSource canonical;
+  return RunSimulation(options, canonical, std::move(body));
+}
+
+// A run that must finish with nothing left behind.
+inline void RunClean(std::function<void()> body, KernelOptions options = {}) {
+  RunResult r = Run(std::move(body), options);
+  CHECK_MESSAGE(r.outcome == Outcome::kFinished, r.message);
+  CHECK(r.handles_left.empty());
+  CHECK(r.overlapped_owned.empty());
+}
+
+inline constexpr const char16_t* kPipeName = u"\\\\.\\pipe\\iocpsim-test";
+
+struct PipePair {
+  HANDLE server;
+  HANDLE client;
+};
+
+inline HANDLE MakeServer(DWORD pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE,
+                         DWORD buffer = 4096, bool overlapped = true, DWORD instances = 4,
+                         const char16_t* name = kPipeName) {
+  return CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | (overlapped ? FILE_FLAG_OVERLAPPED : 0),
+                          pipe_mode, instances, buffer, buffer, 0, nullptr);
+}
+
+inline HANDLE MakeClient(bool overlapped = true, const char16_t* name = kPipeName) {
+  return CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                     overlapped ? FILE_FLAG_OVERLAPPED : 0, nullptr);
+}
+
+inline PipePair MakePipe(DWORD pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE,
+                         DWORD buffer = 4096) {
+  HANDLE s = MakeServer(pipe_mode, buffer);
+  HANDLE c = MakeClient();
+  return {s, c};
+}
+
+inline HANDLE NewPort() { return CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1); }
+
+struct Dequeued {
+  BOOL ok;
+  DWORD error;
+  DWORD bytes;
+  ULONG_PTR key;
+  OVERLAPPED* ov;
+};
+
+inline Dequeued Dequeue(HANDLE port, DWORD timeout_ms = 0) {
+  Dequeued d{FALSE, 0, 0xDEADu, 0xBEEFu, nullptr};
+  d.ok = GetQueuedCompletionStatus(port, &d.bytes, &d.key, &d.ov, timeout_ms);
+  d.error = d.ok ? 0 : GetLastError();
+  return d;
+}
+
+// A choice source that answers `value` to the first choice of `kind` and
+// 0 to everything else: drives one option of one choice.
+class PickSource : public ChoiceSource {
+ public:
+  PickSource(ChoiceKind kind, uint32_t value, int nth = 1) : kind_(kind), value_(value), nth_(nth) {}
+  uint32_t Choose(ChoiceKind kind, uint32_t n, LabelFn) override {
+    if (kind != kind_ || --nth_ != 0) return 0;
+    seen_n = n;
+    return value_ < n ? value_ : 0;
+  }
+  uint32_t seen_n = 0;
+
+ private:
+  ChoiceKind kind_;
+  uint32_t value_;
+  int nth_;
+};
+
+}  // namespace iocpsim::testing
+
+#endif  // IOCPSIM_SIM_TEST_UTIL_H_
