@@ -95,6 +95,36 @@ class PickSource : public ChoiceSource {
   int nth_;
 };
 
+// Schedules the first ready item whose label starts with `prefer` (for
+// example "cancel ov#") as soon as it is offered, answers `value` to
+// choices of `kind`, and 0 to everything else.
+class PreferSource : public ChoiceSource {
+ public:
+  PreferSource(std::string prefer, ChoiceKind kind, uint32_t value)
+      : prefer_(std::move(prefer)), kind_(kind), value_(value) {}
+  uint32_t Choose(ChoiceKind kind, uint32_t n, LabelFn label) override {
+    if (kind == kind_) {
+      seen_n = n;
+      return value_ < n ? value_ : 0;
+    }
+    if (kind != ChoiceKind::kSchedule) return 0;
+    std::string l = label();
+    uint32_t i = 0;
+    for (size_t pos = 0;; ++i) {
+      if (l.compare(pos, prefer_.size(), prefer_) == 0) return i < n ? i : 0;
+      pos = l.find(" | ", pos);
+      if (pos == std::string::npos) return 0;
+      pos += 3;
+    }
+  }
+  uint32_t seen_n = 0;
+
+ private:
+  std::string prefer_;
+  ChoiceKind kind_;
+  uint32_t value_;
+};
+
 }  // namespace iocpsim::testing
 
 #endif  // IOCPSIM_SIM_TEST_UTIL_H_
