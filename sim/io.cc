@@ -86,7 +86,7 @@ Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer
     ov->InternalHigh = 0;
     owned_[ov] = op;
   }
-  if (op->event != nullptr) op->event->Acquire();
+  if (op->event != nullptr) ResetEventObject(op->event);
   live_ops_[op->id] = op;
   f->ops.push_back(op);
   Emit(kIssueFmt, {op->id, static_cast<uint64_t>(type), HandleValue(h)});

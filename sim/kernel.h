@@ -376,6 +376,7 @@ void DeleteWaitTable(struct WaitTable* w);
 void NotifyWaits(Kernel& k, Object* o);
 // Signals an event object (SetEvent), waking its waiters (sync.cc).
 void SignalEventObject(Kernel& k, Object* event);
+void ResetEventObject(Object* event);
 
 }  // namespace iocpsim
 
