@@ -149,7 +149,9 @@ void Kernel::CompleteOp(Op* op, NTSTATUS status, DWORD bytes) {
     f->port->queue.push_back({bytes, f->key, op->ov, status, op});
     Notify(f->port);
   }
-  if (!op->queued && !op->sync_issue) ReleaseOp(op);
+  // The issuing call releases what it is still holding: a synchronous
+  // issue, or a synchronous handle whose caller waits in FinishIssue.
+  if (!op->queued && !op->sync_issue && op->ov != nullptr) ReleaseOp(op);
 }
 
 BOOL Kernel::StartOp(Op* op, LPDWORD transferred) {
