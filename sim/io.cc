@@ -209,10 +209,10 @@ void Kernel::Kick(File* f) {
     e->describe = [](const KEvent& ev) {
       return absl::StrCat("complete ov#", ev.subject, " ", OpTypeName(ev.op->type));
     };
-    e->fire = [this, op] {
+    e->fire = [this, op, f] {
       if (!op->pending) return;
-      if (op->file->Ready(op) != File::Readiness::kNo) op->file->Perform(*this, op);
-      Kick(op->file);
+      if (f->Ready(op) != File::Readiness::kNo) f->Perform(*this, op);  // may release op
+      Kick(f);
     };
     Enable(std::move(e));
   }

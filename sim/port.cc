@@ -106,8 +106,9 @@ BOOL WINAPI GetQueuedCompletionStatus(HANDLE port_handle, LPDWORD bytes, ULONG_P
   *overlapped = nullptr;
   auto done = [&](BOOL ok, DWORD err) {
     if (!ok) k.SetError(err);
+    // Only what the kernel wrote: bytes is untouched when nothing was dequeued.
     k.Emit(iocpsim::kGqcsFmt, {k.HandleValue(port_handle), timeout_ms, static_cast<uint64_t>(ok),
-                               *overlapped ? 1u : 0u, *bytes, ok ? 0 : err});
+                               *overlapped ? 1u : 0u, *overlapped ? *bytes : 0, ok ? 0 : err});
     return ok;
   };
   if (port == nullptr) return done(FALSE, ERROR_INVALID_HANDLE);
