@@ -8,6 +8,9 @@
 //   write-then-exit TEXT [CODE] write TEXT to stdout, exit CODE (default 0);
 //                               may exit before writing (choice kind `exit`)
 //   sleep-then-exit MS [CODE]   sleep MS of virtual time, exit CODE
+//   read-then-wait              issue an overlapped read on stdin (an
+//                               overlapped handle), write "r" to stdout,
+//                               then wait until killed
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -55,6 +58,19 @@ uint32_t SleepThenExit(const std::vector<std::string>& argv) {
   return Code(argv, 2);
 }
 
+uint32_t ReadThenWait(const std::vector<std::string>&) {
+  OVERLAPPED ov{};
+  char buf[16];
+  if (ReadFile(GetStdHandle(STD_INPUT_HANDLE), buf, sizeof buf, nullptr, &ov) ||
+      GetLastError() != ERROR_IO_PENDING) {
+    return 1;
+  }
+  DWORD written = 0;
+  WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), "r", 1, &written, nullptr);
+  Sleep(INFINITE);
+  return 0;
+}
+
 }  // namespace
 
 void RegisterBuiltinChildren() {
@@ -65,6 +81,7 @@ void RegisterBuiltinChildren() {
   RegisterChildProgram("exit-now", ExitNow);
   RegisterChildProgram("write-then-exit", WriteThenExit);
   RegisterChildProgram("sleep-then-exit", SleepThenExit);
+  RegisterChildProgram("read-then-wait", ReadThenWait);
 }
 
 }  // namespace iocpsim

@@ -46,6 +46,32 @@ TEST_CASE("Closing a peer end: a pending read completes with ERROR_BROKEN_PIPE; 
   });
 }
 
+TEST_CASE("Closing the reader under a write waiting for room: the write fails with ERROR_BROKEN_PIPE") {
+  // The pending write fails with the closing status (Wine server
+  // named_pipe.c pipe_end_destroy: STATUS_PIPE_BROKEN); only a write issued
+  // after the close gets ERROR_NO_DATA.
+  RunClean([] {
+    testing::PipePair p = testing::MakePipe(PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 4);
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(p.client, port, 2, 0);
+    OVERLAPPED w{};
+    CHECK_FALSE(WriteFile(p.client, "0123456789", 10, nullptr, &w));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CloseHandle(p.server);
+    testing::Dequeued d = Dequeue(port, INFINITE);
+    CHECK_FALSE(d.ok);
+    CHECK(d.error == ERROR_BROKEN_PIPE);
+    CHECK(d.ov == &w);
+    CHECK(d.bytes == 0);
+    DWORD n;
+    OVERLAPPED w2{};
+    CHECK_FALSE(WriteFile(p.client, "x", 1, &n, &w2));
+    CHECK(GetLastError() == ERROR_NO_DATA);
+    CloseHandle(p.client);
+    CloseHandle(port);
+  });
+}
+
 TEST_CASE("Closing the last handle cancels pending operations; closing a duplicate cancels nothing") {
   RunClean([] {
     testing::PipePair p = testing::MakePipe();

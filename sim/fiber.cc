@@ -11,14 +11,6 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define IOCPSIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define IOCPSIM_ASAN 1
-#endif
-#endif
-
 #ifdef IOCPSIM_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif

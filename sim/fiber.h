@@ -11,6 +11,15 @@
 #include <cstddef>
 #include <functional>
 
+// IOCPSIM_ASAN: built with AddressSanitizer (g++ or clang).
+#if defined(__SANITIZE_ADDRESS__)
+#define IOCPSIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IOCPSIM_ASAN 1
+#endif
+#endif
+
 namespace iocpsim {
 
 class Fiber {

@@ -4,10 +4,15 @@
 // calls that work on operations rather than on one file type: CancelIo,
 // CancelIoEx, GetOverlappedResult.
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/kernel.h"
+
+#ifdef IOCPSIM_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace iocpsim {
 
@@ -48,6 +53,40 @@ const char* OpTypeName(OpType t) {
   return "?";
 }
 
+namespace {
+
+struct TouchState {
+  const Kernel* kernel = nullptr;
+  const Op* op = nullptr;
+  const char* what = nullptr;
+};
+TouchState touching;  // one simulation runs at a time per OS thread
+
+// Called by AddressSanitizer after it printed its report, before exiting.
+void NameTouchedOperation() {
+  if (touching.op == nullptr) return;
+  std::string op = touching.kernel->DescribeOp(touching.op);
+  std::fprintf(stderr, "iocpsim: the kernel was %s of %s\n", touching.what, op.c_str());
+}
+
+}  // namespace
+
+Kernel::Touching::Touching(const Kernel& k, const Op* op, const char* what) {
+#ifdef IOCPSIM_ASAN
+  static const bool installed = [] {
+    __sanitizer_set_death_callback(NameTouchedOperation);
+    return true;
+  }();
+  (void)installed;
+#endif
+  prev_kernel_ = touching.kernel;
+  prev_op_ = touching.op;
+  prev_what_ = touching.what;
+  touching = {&k, op, what};
+}
+
+Kernel::Touching::~Touching() { touching = {prev_kernel_, prev_op_, prev_what_}; }
+
 std::string Kernel::DescribeOp(const Op* op) const {
   return absl::StrFormat("ov#%u %s h=0x%x pid#%u %s", op->id, OpTypeName(op->type),
                          reinterpret_cast<uintptr_t>(op->handle), op->process->id,
@@ -73,7 +112,9 @@ Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer
   op->buffer = static_cast<char*>(buffer);
   op->size = size;
   if (ov != nullptr) {
-    // The low bit of hEvent asks for no packet (MS:GetQueuedCompletionStatus).
+    // The low bit of hEvent asks for no packet (MS:GetQueuedCompletionStatus);
+    // it is read at issue, as Windows captures the event in the request.
+    op->no_packet = (reinterpret_cast<uintptr_t>(ov->hEvent) & 1) != 0;
     HANDLE ev = reinterpret_cast<HANDLE>(reinterpret_cast<uintptr_t>(ov->hEvent) & ~uintptr_t{1});
     if (ev != nullptr) {
       Object* o = LookupIn(current_->process, ev);
@@ -107,7 +148,10 @@ void Kernel::CheckCanary(const Op* op) {
 }
 
 void Kernel::WriteStatus(Op* op) {
-  if (op->ov == nullptr) return;
+  // A process that has exited has no memory left to write into; its
+  // packets still carry the OVERLAPPED's address to whoever dequeues them.
+  if (op->ov == nullptr || op->process->exiting) return;
+  Touching touch(*this, op, "writing the completion status into the OVERLAPPED");
   CheckCanary(op);
   op->ov->Internal = static_cast<ULONG_PTR>(static_cast<uint32_t>(op->status));
   op->ov->InternalHigh = op->bytes;
@@ -129,7 +173,7 @@ void Kernel::CompleteOp(Op* op, NTSTATUS status, DWORD bytes) {
   // MS:I/O Completion Ports, "the only exception is if the original
   // operation returns synchronously with an error").
   bool sync_error = op->sync_issue && IsError(status);
-  bool low_bit = op->ov != nullptr && (reinterpret_cast<uintptr_t>(op->ov->hEvent) & 1);
+  bool low_bit = op->no_packet;
   bool skip = op->sync_issue && status == STATUS_SUCCESS && f->skip_port_on_success;
   bool packet = !sync_error && f->port != nullptr && op->ov != nullptr && !low_bit && !skip;
   Emit(kCompleteFmt, {op->id, static_cast<uint64_t>(static_cast<uint32_t>(status)), bytes, packet});

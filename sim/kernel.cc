@@ -119,6 +119,7 @@ void Kernel::ThreadMain(Thread* t) {
   t->state = ThreadState::kDone;
   t->exit_code = code;
   if (stopping_) t->fiber->FinalSwitchTo(host_);
+  if (t->on_end) t->on_end();
   Emit(kThreadEndFmt, {t->id, code});
   if (!error.empty()) Stop(Outcome::kProgramException, absl::StrCat(t->Describe(), " threw: ", error));
   Notify(t);

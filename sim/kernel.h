@@ -139,6 +139,7 @@ struct Op {
   bool cancel_requested = false;
   bool ready_enabled = false;  // its completion event is in the ready queue
   bool sync_issue = false;   // completing inside the issuing call
+  bool no_packet = false;    // hEvent had its low bit set at issue
   NTSTATUS status = STATUS_PENDING;
   DWORD bytes = 0;
 };
@@ -162,6 +163,9 @@ struct Thread : Object {
   Process* process = nullptr;
   std::unique_ptr<Fiber> fiber;
   std::function<DWORD()> body;
+  // Runs when the thread ends, whether its body returned, exited or was
+  // killed (even before it started); not when the run itself is torn down.
+  std::function<void()> on_end;
   bool started = false;
   ThreadState state = ThreadState::kReady;
   DWORD last_error = 0;
@@ -203,6 +207,22 @@ class Kernel {
   ~Kernel();
 
   RunResult Run(std::function<void()> main);
+
+  // Marks the operation whose program memory (OVERLAPPED, buffer) the
+  // kernel touches while it lives, so that a sanitizer report on that
+  // access ends with a line naming the operation.
+  class Touching {
+   public:
+    Touching(const Kernel& k, const Op* op, const char* what);
+    ~Touching();
+    Touching(const Touching&) = delete;
+    Touching& operator=(const Touching&) = delete;
+
+   private:
+    const Kernel* prev_kernel_;
+    const Op* prev_op_;
+    const char* prev_what_;
+  };
 
   // ---- scheduling (called by the Win32 entry points) ----
   // A scheduling point at the start of every Win32 call.

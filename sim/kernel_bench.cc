@@ -11,16 +11,16 @@ namespace {
 // A Win32 call with its scheduling point: SetEvent on an event nobody
 // waits for, N times in one run.
 void BM_Win32Call(benchmark::State& state) {
-  const int64_t calls = 100000;
+  constexpr int64_t kCalls = 100000;
   for (auto _ : state) {
     CanonicalSource s;
-    RunSimulation({}, s, [calls] {
+    RunSimulation({}, s, [] {
       HANDLE e = CreateEventW(nullptr, FALSE, FALSE, nullptr);
-      for (int64_t i = 0; i < calls; ++i) SetEvent(e);
+      for (int64_t i = 0; i < kCalls; ++i) SetEvent(e);
       CloseHandle(e);
     });
   }
-  state.SetItemsProcessed(state.iterations() * calls);
+  state.SetItemsProcessed(state.iterations() * kCalls);
 }
 BENCHMARK(BM_Win32Call)->Unit(benchmark::kMillisecond);
 
@@ -40,10 +40,10 @@ BENCHMARK(BM_FiberSwitch);
 // 1-byte ping-pong over an overlapped pipe pair through one port each,
 // between two simulated processes (the app and an echo child).
 void BM_PipePingPong(benchmark::State& state) {
-  const int rounds = 10000;
+  constexpr int kRounds = 10000;
   for (auto _ : state) {
     CanonicalSource s;
-    RunSimulation({}, s, [rounds] {
+    RunSimulation({}, s, [] {
       HANDLE in = CreateNamedPipeW(u"\\\\.\\pipe\\bench-in", PIPE_ACCESS_OUTBOUND | FILE_FLAG_OVERLAPPED,
                                    PIPE_TYPE_BYTE, 1, 64, 64, 0, nullptr);
       HANDLE out = CreateNamedPipeW(u"\\\\.\\pipe\\bench-out", PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED,
@@ -62,7 +62,7 @@ void BM_PipePingPong(benchmark::State& state) {
       CreateProcessW(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
       CloseHandle(cin);
       CloseHandle(cout);
-      for (int i = 0; i < rounds; ++i) {
+      for (int i = 0; i < kRounds; ++i) {
         OVERLAPPED w{}, r{};
         char b = 'x';
         DWORD n;
@@ -81,7 +81,7 @@ void BM_PipePingPong(benchmark::State& state) {
       for (HANDLE h : {out, port, pi.hProcess, pi.hThread}) CloseHandle(h);
     });
   }
-  state.SetItemsProcessed(state.iterations() * rounds);
+  state.SetItemsProcessed(state.iterations() * kRounds);
 }
 BENCHMARK(BM_PipePingPong)->Unit(benchmark::kMillisecond);
 

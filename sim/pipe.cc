@@ -155,6 +155,17 @@ size_t CopyOut(Channel& c, char* dst, size_t n, bool one_message) {
 
 void DeletePipeNamespace(PipeNamespace* ns) { delete ns; }
 
+// A write still waiting for room when the reader closes fails with
+// ERROR_BROKEN_PIPE; only a write issued afterwards gets ERROR_NO_DATA
+// (Wine server/named_pipe.c: pipe_end_destroy fails the queued messages of
+// the closing end with STATUS_PIPE_BROKEN; ReactOS npfs
+// NpSetClosingPipeState completes the queued write IRPs the same way).
+void FailPendingWrites(Kernel& k, PipeEnd* writer) {
+  for (Op* op : std::vector<Op*>(writer->ops)) {
+    if (op->pending && op->type == OpType::kWrite) k.CompleteOp(op, STATUS_PIPE_BROKEN, 0);
+  }
+}
+
 File::Readiness PipeEnd::Ready(const Op* op) const {
   if (!FirstPending(op)) return Readiness::kNo;
   switch (op->type) {
@@ -197,6 +208,7 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       bool message = inst->message_type && read_message_mode;
       size_t got;
       NTSTATUS status = STATUS_SUCCESS;
+      Kernel::Touching touch(k, op, "copying received bytes into the buffer");
       if (message) {
         // A read shorter than the message fails with ERROR_MORE_DATA; the
         // rest stays for the next read (Wine kpipe test_ReadFile).
@@ -235,6 +247,7 @@ void PipeEnd::LastHandleClosed(Kernel& k) {
   if (server) {
     if (inst->client != nullptr) {
       inst->client->server_closed = true;
+      FailPendingWrites(k, inst->client);
       k.Kick(inst->client);  // pending reads: ERROR_BROKEN_PIPE once drained
     }
     auto& v = inst->name->instances;
@@ -244,7 +257,10 @@ void PipeEnd::LastHandleClosed(Kernel& k) {
   } else if (!disconnected) {
     if (inst->state == PipeState::kConnected) inst->state = PipeState::kClientClosed;
     inst->client = nullptr;
-    if (inst->server != nullptr) k.Kick(inst->server);
+    if (inst->server != nullptr) {
+      FailPendingWrites(k, inst->server);
+      k.Kick(inst->server);
+    }
   }
 }
 
@@ -340,11 +356,11 @@ BOOL WINAPI ConnectNamedPipe(HANDLE pipe, LPOVERLAPPED overlapped) {
   NTSTATUS early = STATUS_SUCCESS;
   if (inst->state == PipeState::kConnected) early = STATUS_PIPE_CONNECTED;
   if (inst->state == PipeState::kClientClosed) early = STATUS_PIPE_CLOSING;
-  for (iocpsim::Op* o : end->ops) {
-    // One connect at a time (assumption: NPFS answers a second listen
-    // request with STATUS_PIPE_LISTENING; not in WIN32-MODEL.md).
-    if (o->type == iocpsim::OpType::kConnect) early = STATUS_PIPE_LISTENING;
-  }
+  // A second ConnectNamedPipe while one is pending pends too, and both
+  // complete when a client connects: a listen request on a listening
+  // blocking-mode instance is queued (Wine server/named_pipe.c
+  // FSCTL_PIPE_LISTEN queues it on listen_q and wakes the whole queue;
+  // ReactOS npfs NpSetListeningPipeState inserts it into the IRP list).
   if (early != STATUS_SUCCESS) {
     if (overlapped != nullptr) {
       iocpsim::Op* op = k.IssueOp(iocpsim::OpType::kConnect, end, pipe, overlapped, nullptr, 0);

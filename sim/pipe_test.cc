@@ -107,6 +107,30 @@ TEST_CASE("ConnectNamedPipe without a client is pending and completes with 0 byt
   });
 }
 
+TEST_CASE("A second ConnectNamedPipe while one is pending pends too; both complete when a client connects") {
+  RunClean([] {
+    HANDLE s = testing::MakeServer();
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(s, port, 9, 0);
+    OVERLAPPED first{}, second{};
+    CHECK_FALSE(ConnectNamedPipe(s, &first));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CHECK_FALSE(ConnectNamedPipe(s, &second));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    HANDLE c = testing::MakeClient();
+    testing::Dequeued a = Dequeue(port, INFINITE);
+    testing::Dequeued b = Dequeue(port, INFINITE);
+    CHECK(a.ok);
+    CHECK(b.ok);
+    CHECK(a.ov != b.ov);
+    CHECK((a.ov == &first || a.ov == &second));
+    CHECK((b.ov == &first || b.ov == &second));
+    CloseHandle(c);
+    CloseHandle(s);
+    CloseHandle(port);
+  });
+}
+
 TEST_CASE("ConnectNamedPipe after the client closed without DisconnectNamedPipe: ERROR_NO_DATA") {
   RunClean([] {
     HANDLE s = testing::MakeServer();
@@ -183,6 +207,38 @@ TEST_CASE("Message mode: a short read fails with ERROR_MORE_DATA and the rest st
     CHECK(n == 2);
     CloseHandle(p.client);
     CloseHandle(p.server);
+  });
+}
+
+TEST_CASE("Message mode: a pending read shorter than the message queues a packet with ERROR_MORE_DATA") {
+  // STATUS_BUFFER_OVERFLOW is a warning, not an error (NT_ERROR is false),
+  // so the I/O manager completes the request like a success and queues its
+  // packet; GetQueuedCompletionStatus then returns FALSE with
+  // ERROR_MORE_DATA and the bytes that were copied.
+  RunClean([] {
+    testing::PipePair p = testing::MakePipe(PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE);
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(p.server, port, 4, 0);
+    char buf[8] = {};
+    OVERLAPPED ov{};
+    CHECK_FALSE(ReadFile(p.server, buf, 3, nullptr, &ov));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    DWORD n;
+    WriteFile(p.client, "hello", 5, &n, nullptr);
+    testing::Dequeued d = Dequeue(port, INFINITE);
+    CHECK_FALSE(d.ok);
+    CHECK(d.error == ERROR_MORE_DATA);
+    CHECK(d.ov == &ov);
+    CHECK(d.bytes == 3);
+    CHECK(d.key == 4);
+    CHECK(std::memcmp(buf, "hel", 3) == 0);
+    OVERLAPPED rest{};
+    CHECK(ReadFile(p.server, buf, 8, &n, &rest));
+    CHECK(n == 2);
+    Dequeue(port);
+    CloseHandle(p.client);
+    CloseHandle(p.server);
+    CloseHandle(port);
   });
 }
 

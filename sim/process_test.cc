@@ -177,29 +177,41 @@ TEST_CASE("TerminateProcess ends a child at once; an unknown program is ERROR_FI
 
 TEST_CASE("Operations a terminated process issued are cancelled; the packet reaches the surviving handle's port") {
   RunClean([] {
+    // The client end is associated with the parent's port and inherited by
+    // a child that issues an overlapped read on it and then waits; the
+    // parent's handle keeps the file object (and its port binding) alive.
     HANDLE srv = testing::MakeServer();
-    HANDLE port = CreateIoCompletionPort(srv, nullptr, 5, 0);
-    // A child that blocks in a synchronous read on its inherited stdin
-    // (the client end) while the parent reads on the server end.
     SECURITY_ATTRIBUTES sa{sizeof sa, nullptr, TRUE};
-    HANDLE cli = CreateFileW(testing::kPipeName, GENERIC_READ | GENERIC_WRITE, 0, &sa, OPEN_EXISTING, 0, nullptr);
+    HANDLE cli = CreateFileW(testing::kPipeName, GENERIC_READ | GENERIC_WRITE, 0, &sa,
+                             OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+    HANDLE port = CreateIoCompletionPort(cli, nullptr, 7, 0);
+    const char16_t* out_name = u"\\\\.\\pipe\\iocpsim-child-out";
+    HANDLE out_srv = testing::MakeServer(PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 64, false, 1, out_name);
+    HANDLE out_cli = CreateFileW(out_name, GENERIC_WRITE, 0, &sa, OPEN_EXISTING, 0, nullptr);
     STARTUPINFOW si{};
     si.dwFlags = STARTF_USESTDHANDLES;
     si.hStdInput = cli;
-    si.hStdOutput = cli;
+    si.hStdOutput = out_cli;
     PROCESS_INFORMATION pi{};
-    std::u16string line = u"echo";
-    CreateProcessW(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
-    OVERLAPPED ov{};
-    char buf[4];
-    ReadFile(srv, buf, 4, nullptr, &ov);  // the parent's own pending read
-    Sleep(1);                             // the child blocks in ReadFile
-    TerminateProcess(pi.hProcess, 1);
+    std::u16string line = u"read-then-wait";
+    CHECK(CreateProcessW(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi));
+    char ready = 0;
+    DWORD n = 0;
+    CHECK(ReadFile(out_srv, &ready, 1, &n, nullptr));  // the child's read is pending now
+    CHECK(ready == 'r');
+    CHECK(TerminateProcess(pi.hProcess, 1));
     WaitForSingleObject(pi.hProcess, INFINITE);
-    CloseHandle(cli);  // now the client end is gone: the parent's read breaks
     testing::Dequeued d = Dequeue(port, INFINITE);
-    CHECK(d.error == ERROR_BROKEN_PIPE);
-    for (HANDLE h : {srv, port, pi.hProcess, pi.hThread}) CloseHandle(h);
+    CHECK_FALSE(d.ok);
+    CHECK(d.error == ERROR_OPERATION_ABORTED);
+    CHECK(d.key == 7);
+    CHECK(d.bytes == 0);
+    CHECK(d.ov != nullptr);  // the child's OVERLAPPED: its address, never written
+    CHECK(Dequeue(port).error == WAIT_TIMEOUT);
+    // The pipe itself is intact: the server can still write to the client.
+    OVERLAPPED w{};
+    CHECK(WriteFile(srv, "z", 1, &n, &w));
+    for (HANDLE h : {srv, cli, port, out_srv, out_cli, pi.hProcess, pi.hThread}) CloseHandle(h);
   });
 }
 

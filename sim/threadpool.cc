@@ -62,8 +62,14 @@ void Arm(Kernel& k, WaitReg* w);
 
 void RunCallback(Kernel& k, WaitReg* w, bool timer_fired) {
   ++w->active;
-  k.NewThread(w->process, [&k, w, timer_fired] {
+  Thread* t = k.NewThread(w->process, [&k, w, timer_fired] {
     w->callback(w->context, timer_fired ? TRUE : FALSE);
+    if (!w->unregistered && !(w->flags & WT_EXECUTEONLYONCE)) Arm(k, w);
+    return DWORD{0};
+  }, "wait callback");
+  // Counted down however the callback ends, even when its process is
+  // killed under it.
+  t->on_end = [&k, w] {
     --w->active;
     if (w->active == 0) {
       // UnregisterWaitEx's completion event is signalled once every
@@ -73,9 +79,7 @@ void RunCallback(Kernel& k, WaitReg* w, bool timer_fired) {
       }
       k.Notify(w);
     }
-    if (!w->unregistered && !(w->flags & WT_EXECUTEONLYONCE)) Arm(k, w);
-    return DWORD{0};
-  }, "wait callback");
+  };
 }
 
 void EnableFire(Kernel& k, WaitReg* w, bool timer_fired) {
