@@ -62,6 +62,24 @@ TEST_CASE("The OVERLAPPED of a cancelled operation is owned until its completion
   CHECK(r.message.find("ReadFile") != std::string::npos);
 }
 
+TEST_CASE("An OVERLAPPED reused after a synchronous success, before its packet is dequeued, is a use-after-free fault") {
+  // asyncio#196: the call returned TRUE, but its packet is still queued.
+  OVERLAPPED ov{};
+  RunResult r = testing::Run([&ov] {
+    testing::PipePair p = testing::MakePipe();
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(p.server, port, 3, 0);
+    DWORD n;
+    WriteFile(p.client, "x", 1, &n, nullptr);
+    char buf[4];
+    CHECK(ReadFile(p.server, buf, 4, &n, &ov));
+    ov.Internal = 0x103;  // reused: STATUS_PENDING, as another request sets it
+    Dequeue(port, INFINITE);
+  });
+  CHECK(r.outcome == Outcome::kFault);
+  CHECK(r.message.find("ov#1 ReadFile") != std::string::npos);
+}
+
 #ifdef IOCPSIM_ASAN
 TEST_CASE("Under AddressSanitizer, a freed OVERLAPPED is a heap-use-after-free whose report names the operation") {
   // The report ends the process, so the run happens in a fork whose
@@ -121,16 +139,28 @@ TEST_CASE("CancelIoEx with nothing to cancel: FALSE, ERROR_NOT_FOUND") {
     OVERLAPPED never{};
     CHECK_FALSE(CancelIoEx(p.server, &never));  // never issued
     CHECK(GetLastError() == ERROR_NOT_FOUND);
-    // Completed, its packet still queued and not dequeued.
+    // Completed, its packet still queued and not dequeued: the status
+    // block is not written yet (deferred status).
     DWORD n;
-    WriteFile(p.client, "x", 1, &n, nullptr);
     OVERLAPPED done{};
     char buf[4];
-    CHECK(ReadFile(p.server, buf, 4, &n, &done));
+    CHECK_FALSE(ReadFile(p.server, buf, 4, &n, &done));
+    WriteFile(p.client, "x", 1, &n, nullptr);
+    Sleep(1);  // the read completes
     CHECK_FALSE(HasOverlappedIoCompleted(&done));
     CHECK_FALSE(CancelIoEx(p.server, &done));
     CHECK(GetLastError() == ERROR_NOT_FOUND);
     CHECK(Dequeue(port).ok);
+    CHECK(HasOverlappedIoCompleted(&done));
+    // A synchronous success returns with its status block filled, its
+    // packet still queued.
+    WriteFile(p.client, "y", 1, &n, nullptr);
+    OVERLAPPED sync{};
+    CHECK(ReadFile(p.server, buf, 4, &n, &sync));
+    CHECK(HasOverlappedIoCompleted(&sync));
+    CHECK_FALSE(CancelIoEx(p.server, &sync));
+    CHECK(GetLastError() == ERROR_NOT_FOUND);
+    CHECK(Dequeue(port).ov == &sync);
     // Already cancelled.
     OVERLAPPED c{};
     ReadFile(p.server, buf, 4, nullptr, &c);

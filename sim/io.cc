@@ -135,12 +135,13 @@ Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer
 }
 
 void Kernel::CheckCanary(const Op* op) {
-  // While the kernel owns an OVERLAPPED its Internal stays STATUS_PENDING
-  // (deferred status). Anything else means the program freed or rewrote it.
-  // Under AddressSanitizer this read is itself the heap-use-after-free.
+  // While the kernel owns an OVERLAPPED its Internal holds what the kernel
+  // last wrote there: STATUS_PENDING until the status is written, then the
+  // status. Anything else means the program freed or rewrote it. Under
+  // AddressSanitizer this read is itself the heap-use-after-free.
   if (op->ov == nullptr) return;
   NTSTATUS now = static_cast<NTSTATUS>(op->ov->Internal);
-  if (now != STATUS_PENDING) {
+  if (now != (op->status_written ? op->status : STATUS_PENDING)) {
     Fault(absl::StrFormat("use-after-free: the OVERLAPPED of %s was overwritten while the kernel "
                           "owned it (Internal=0x%x): freed or reused before its packet was "
                           "dequeued", DescribeOp(op), static_cast<uint32_t>(now)));
@@ -155,6 +156,7 @@ void Kernel::WriteStatus(Op* op) {
   CheckCanary(op);
   op->ov->Internal = static_cast<ULONG_PTR>(static_cast<uint32_t>(op->status));
   op->ov->InternalHigh = op->bytes;
+  op->status_written = true;
 }
 
 void Kernel::CompleteOp(Op* op, NTSTATUS status, DWORD bytes) {
@@ -179,8 +181,12 @@ void Kernel::CompleteOp(Op* op, NTSTATUS status, DWORD bytes) {
   Emit(kCompleteFmt, {op->id, static_cast<uint64_t>(static_cast<uint32_t>(status)), bytes, packet});
   if (!sync_error) {
     // With a port the status block is written at dequeue unless
-    // immediate_status (MS:I/O Completion Ports).
-    if (!packet || options_.immediate_status) WriteStatus(op);
+    // immediate_status (MS:I/O Completion Ports) -- except for a call that
+    // succeeded synchronously, which returns with its status block filled:
+    // CPython's fast path (`if not ov.pending` in IocpProactor._register,
+    // kept by the asyncio#196 fix 42d3bdee) sees such an operation as
+    // completed on Windows while its packet is still queued.
+    if (!packet || options_.immediate_status || op->sync_issue) WriteStatus(op);
     if (op->event != nullptr) {
       SignalEventObject(*this, op->event);
     } else if (!f->skip_event_on_handle || op->ov == nullptr) {
@@ -301,7 +307,16 @@ void Kernel::Dequeued(const Packet& p) {
   SIM_CHECK(op->queued);
   SIM_CHECK(!op->pending);
   op->queued = false;
-  if (!options_.immediate_status) WriteStatus(op);
+  if (op->status_written) {
+    // The kernel does not write again, but checks that the OVERLAPPED it
+    // still owned was not freed or reused (asyncio#196).
+    if (!op->process->exiting) {
+      Touching touch(*this, op, "checking the OVERLAPPED of a dequeued packet");
+      CheckCanary(op);
+    }
+  } else {
+    WriteStatus(op);
+  }
   ReleaseOp(op);
 }
 

@@ -140,6 +140,7 @@ struct Op {
   bool ready_enabled = false;  // its completion event is in the ready queue
   bool sync_issue = false;   // completing inside the issuing call
   bool no_packet = false;    // hEvent had its low bit set at issue
+  bool status_written = false;  // Internal/InternalHigh hold the status
   NTSTATUS status = STATUS_PENDING;
   DWORD bytes = 0;
 };
