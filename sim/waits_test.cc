@@ -15,7 +15,7 @@ struct Counter {
   HANDLE block_on = nullptr;  // the callback waits for this event first
 };
 
-void CALLBACK Count(PVOID p, BOOL timer) {
+void CALLBACK Count(PVOID p, BOOLEAN timer) {
   auto* c = static_cast<Counter*>(p);
   if (c->block_on != nullptr) WaitForSingleObject(c->block_on, INFINITE);
   ++c->calls;

@@ -214,7 +214,8 @@ union LARGE_INTEGER {
   LONGLONG QuadPart;
 };
 
-using WAITORTIMERCALLBACK = void (*)(PVOID context, BOOL timer_or_wait_fired);
+using BOOLEAN = BYTE;
+using WAITORTIMERCALLBACK = void (*)(PVOID context, BOOLEAN timer_or_wait_fired);
 using LPTHREAD_START_ROUTINE = DWORD (*)(LPVOID parameter);
 
 #define HasOverlappedIoCompleted(lpOverlapped) \

@@ -1,0 +1,240 @@
+// The event loop, as asyncio's BaseEventLoop and ProactorEventLoop
+// (Lib/asyncio/base_events.py, proactor_events.py, windows_events.py):
+// call_soon / call_later / call_at on virtual time, run_forever / stop /
+// run_until_complete / close, an exception handler, and debug mode. The
+// I/O comes from an IocpProactor owned by the loop.
+//
+//   EventLoop loop;                          // Profile::Current()
+//   loop.SetExceptionHandler([](EventLoop&, const ErrorContext& c) { ... });
+//   loop.CallLater(0.1, [] { ... });
+//   std::string data = loop.RunUntilComplete(SomeCoro(loop));
+//   loop.Close();
+//
+// Everything the loop or the proactor would log as an error reaches the
+// exception handler (the default one prints to stderr).
+#ifndef IOCPSIM_PROACTOR_EVENT_LOOP_H_
+#define IOCPSIM_PROACTOR_EVENT_LOOP_H_
+
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proactor/futures.h"
+#include "proactor/origin.h"
+#include "proactor/profile.h"
+#include "proactor/tasks.h"
+
+namespace iocpsim::proactor {
+
+class IocpProactor;
+
+// A callback scheduled on the loop (asyncio.Handle / TimerHandle).
+class Handle {
+ public:
+  void Cancel() { cancelled_ = true; fn_ = nullptr; }
+  bool cancelled() const { return cancelled_; }
+  double when() const { return when_; }
+
+ private:
+  friend class EventLoop;
+  std::function<void()> fn_;
+  bool cancelled_ = false;
+  double when_ = 0;
+  uint64_t seq_ = 0;
+};
+using HandlePtr = std::shared_ptr<Handle>;
+
+// The context dict of loop.call_exception_handler(): a message, an
+// optional exception, and named details (future, transport, status, ...).
+struct ErrorContext {
+  std::string message;
+  std::exception_ptr exception;
+  std::vector<std::pair<std::string, std::string>> details;
+  // "message: exception; key=value; ..." on one line.
+  std::string Format() const;
+};
+
+class EventLoop {
+ public:
+  using ExceptionHandler = std::function<void(EventLoop&, const ErrorContext&)>;
+
+  explicit EventLoop(Profile profile = Profile::Current());
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // loop.time(): virtual seconds (QueryPerformanceCounter).
+  double Time() const;
+  HandlePtr CallSoon(std::function<void()> fn);
+  HandlePtr CallLater(double delay, std::function<void()> fn);
+  HandlePtr CallAt(double when, std::function<void()> fn);
+
+  void RunForever();
+  void Stop() { stopping_ = true; }
+  template <class T>
+  T RunUntilComplete(std::shared_ptr<Future<T>> future);
+  template <class T>
+  T RunUntilComplete(Coro<T> coro) {
+    return RunUntilComplete(std::static_pointer_cast<Future<T>>(CreateTask(std::move(coro))));
+  }
+  // ProactorEventLoop.close(): closes the proactor (cancelling and
+  // draining its operations), then drops every scheduled callback.
+  void Close();
+  bool IsClosed() const { return closed_; }
+  bool IsRunning() const { return running_; }
+
+  template <class T>
+  std::shared_ptr<Future<T>> CreateFuture() {
+    return std::make_shared<Future<T>>(*this);
+  }
+  template <class T>
+  std::shared_ptr<Task<T>> CreateTask(Coro<T> coro) {
+    return StartTask(*this, std::move(coro));
+  }
+
+  void SetExceptionHandler(ExceptionHandler h) { handler_ = std::move(h); }
+  void CallExceptionHandler(const ErrorContext& context);
+  static void DefaultExceptionHandler(EventLoop& loop, const ErrorContext& context);
+
+  bool debug() const { return debug_; }
+  void set_debug(bool on) { debug_ = on; }
+  const Profile& profile() const { return profile_; }
+  IocpProactor& proactor() { return *proactor_; }
+  // Iterations of the loop so far (reported in creation sites).
+  uint64_t step() const { return step_; }
+  uint64_t NextId() { return ++next_id_; }
+  // asyncio's _all_tasks (weak).
+  void AddTask(const std::shared_ptr<TaskBase>& task);
+
+ private:
+  void RunOnce();
+  void CheckClosed() const;
+  struct Later {
+    bool operator()(const HandlePtr& a, const HandlePtr& b) const {
+      return a->when_ != b->when_ ? a->when_ > b->when_ : a->seq_ > b->seq_;
+    }
+  };
+
+  Profile profile_;
+  std::unique_ptr<IocpProactor> proactor_;
+  std::deque<HandlePtr> ready_;
+  std::priority_queue<HandlePtr, std::vector<HandlePtr>, Later> scheduled_;
+  ExceptionHandler handler_;
+  std::vector<std::weak_ptr<TaskBase>> tasks_;
+  Origin origin_;
+  uint64_t seq_ = 0;
+  uint64_t step_ = 0;
+  uint64_t next_id_ = 0;
+  bool stopping_ = false;
+  bool running_ = false;
+  bool closed_ = false;
+  bool debug_ = false;
+};
+
+template <class T>
+T EventLoop::RunUntilComplete(std::shared_ptr<Future<T>> future) {
+  CheckClosed();
+  future->AddDoneCallbackBase([this](const std::shared_ptr<FutureBase>&) { Stop(); });
+  RunForever();
+  if (!future->done()) throw std::runtime_error("Event loop stopped before Future completed.");
+  return future->Result();
+}
+
+// ----------------------------------------------------------- wait_for
+
+// Cancels `fut` and waits until it is done (tasks._cancel_and_wait).
+Coro<Void> CancelAndWait(EventLoop& loop, std::shared_ptr<FutureBase> fut);
+
+template <class T>
+Coro<T> WaitFor(EventLoop& loop, std::shared_ptr<Future<T>> fut, double timeout) {
+  auto waiter = loop.CreateFuture<Void>();
+  auto release = [waiter] {
+    if (!waiter->done()) waiter->SetResult(Void{});
+  };
+  HandlePtr timeout_handle = loop.CallLater(timeout, release);
+  fut->AddDoneCallbackBase([release](const std::shared_ptr<FutureBase>&) { release(); });
+  bool cancelled = false;
+  try {
+    co_await waiter;
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  timeout_handle->Cancel();
+  if (cancelled) {
+    // The caller was cancelled: cancel the inner future too, and wait.
+    if (!fut->done()) co_await CancelAndWait(loop, fut);
+    throw CancelledError();
+  }
+  if (fut->done()) co_return fut->Result();
+  co_await CancelAndWait(loop, fut);
+  if (fut->cancelled()) throw TimeoutError();
+  co_return fut->Result();
+}
+
+// ------------------------------------------------------------- gather
+
+template <class T>
+class GatheringFuture : public Future<std::vector<T>> {
+ public:
+  GatheringFuture(EventLoop& loop, std::vector<std::shared_ptr<Future<T>>> children)
+      : Future<std::vector<T>>(loop), children_(std::move(children)) {}
+  bool Cancel() override {
+    if (this->done()) return false;
+    bool any = false;
+    for (auto& c : children_) any = c->Cancel() || any;
+    if (any) cancel_requested_ = true;
+    return any;
+  }
+  void ChildDone(const std::shared_ptr<FutureBase>& child) {
+    ++finished_;
+    if (this->done()) {
+      if (!child->cancelled()) child->exception();  // mark it retrieved
+      return;
+    }
+    if (child->cancelled()) {
+      this->SetException(std::make_exception_ptr(CancelledError()));
+      return;
+    }
+    if (std::exception_ptr e = child->exception()) {
+      this->SetException(e);
+      return;
+    }
+    if (finished_ < children_.size()) return;
+    if (cancel_requested_) {
+      this->SetException(std::make_exception_ptr(CancelledError()));
+      return;
+    }
+    std::vector<T> results;
+    for (auto& c : children_) results.push_back(c->Result());
+    this->SetResult(std::move(results));
+  }
+
+ private:
+  std::vector<std::shared_ptr<Future<T>>> children_;
+  size_t finished_ = 0;
+  bool cancel_requested_ = false;
+};
+
+template <class T>
+std::shared_ptr<Future<std::vector<T>>> Gather(EventLoop& loop,
+                                               std::vector<std::shared_ptr<Future<T>>> children) {
+  auto outer = std::make_shared<GatheringFuture<T>>(loop, children);
+  if (children.empty()) outer->SetResult({});
+  std::weak_ptr<GatheringFuture<T>> weak = outer;
+  for (auto& c : children) {
+    c->AddDoneCallbackBase([weak](const std::shared_ptr<FutureBase>& f) {
+      if (auto o = weak.lock()) o->ChildDone(f);
+    });
+  }
+  return outer;
+}
+
+}  // namespace iocpsim::proactor
+
+#endif  // IOCPSIM_PROACTOR_EVENT_LOOP_H_

@@ -1,0 +1,77 @@
+#include "proactor/futures.h"
+
+#include "proactor/event_loop.h"
+
+namespace iocpsim::proactor {
+
+FutureBase::FutureBase(EventLoop& loop) : loop_(loop), id_(loop.NextId()) {}
+
+FutureBase::~FutureBase() {
+  // Future.__del__: an exception nobody looked at is reported.
+  if (state_ == State::kFinished && exception_ && !exception_retrieved_) {
+    loop_.CallExceptionHandler({std::string(kind()) + " exception was never retrieved", exception_,
+                                {{"future", Describe()}}});
+  }
+}
+
+bool FutureBase::Cancel() {
+  if (done()) return false;
+  state_ = State::kCancelled;
+  ScheduleCallbacks();
+  return true;
+}
+
+void FutureBase::SetException(std::exception_ptr e) {
+  if (done()) throw InvalidStateError("invalid state: " + Describe());
+  exception_ = std::move(e);
+  MarkFinished();
+}
+
+std::exception_ptr FutureBase::exception() {
+  if (state_ == State::kCancelled) throw CancelledError();
+  if (state_ == State::kPending) throw InvalidStateError("Exception is not set.");
+  exception_retrieved_ = true;
+  return exception_;
+}
+
+void FutureBase::AddDoneCallbackBase(Callback fn) {
+  if (done()) {
+    loop_.CallSoon([fn = std::move(fn), self = shared_from_this()] { fn(self); });
+    return;
+  }
+  callbacks_.push_back(std::move(fn));
+}
+
+void FutureBase::RaiseUnlessResult() {
+  if (state_ == State::kCancelled) throw CancelledError();
+  if (state_ == State::kPending) throw InvalidStateError("Result is not set.");
+  exception_retrieved_ = true;
+  if (exception_) std::rethrow_exception(exception_);
+}
+
+void FutureBase::MarkFinished() {
+  state_ = State::kFinished;
+  ScheduleCallbacks();
+}
+
+void FutureBase::ScheduleCallbacks() {
+  std::vector<Callback> callbacks = std::move(callbacks_);
+  callbacks_.clear();
+  if (callbacks.empty()) return;
+  std::shared_ptr<FutureBase> self = shared_from_this();
+  for (Callback& fn : callbacks) loop_.CallSoon([fn = std::move(fn), self] { fn(self); });
+}
+
+std::string FutureBase::Describe() const {
+  std::string s = std::string(kind()) + "#" + std::to_string(id_);
+  switch (state_) {
+    case State::kPending: return s + " pending";
+    case State::kCancelled: return s + " cancelled";
+    case State::kFinished:
+      return exception_ ? s + " finished exception=" + proactor::Describe(exception_)
+                        : s + " finished";
+  }
+  return s;
+}
+
+}  // namespace iocpsim::proactor

@@ -1,0 +1,109 @@
+// Futures as in asyncio (Lib/asyncio/futures.py): a result or an exception
+// set once, done-callbacks scheduled on the loop with call_soon, cancel(),
+// and InvalidStateError for a second set_result.
+//
+//   FuturePtr<int> f = loop.CreateFuture<int>();
+//   f->AddDoneCallback([](FuturePtr<int> f) { use(f->Result()); });
+//   f->SetResult(42);          // the callback runs at the next loop step
+//
+// Futures are shared (std::shared_ptr) as Python objects are. A callback
+// receives the future; callbacks never keep their own future alive.
+#ifndef IOCPSIM_PROACTOR_FUTURES_H_
+#define IOCPSIM_PROACTOR_FUTURES_H_
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "proactor/errors.h"
+
+namespace iocpsim::proactor {
+
+class EventLoop;
+
+// The result type of a future that carries no value (Python's None).
+using Void = std::monostate;
+
+class FutureBase : public std::enable_shared_from_this<FutureBase> {
+ public:
+  using Callback = std::function<void(const std::shared_ptr<FutureBase>&)>;
+
+  explicit FutureBase(EventLoop& loop);
+  virtual ~FutureBase();
+  FutureBase(const FutureBase&) = delete;
+  FutureBase& operator=(const FutureBase&) = delete;
+
+  EventLoop& loop() const { return loop_; }
+  uint64_t id() const { return id_; }
+  bool done() const { return state_ != State::kPending; }
+  bool cancelled() const { return state_ == State::kCancelled; }
+
+  // Future.cancel(): false if already done; otherwise the future is
+  // cancelled and its callbacks are scheduled.
+  virtual bool Cancel();
+  // Future.set_exception(): InvalidStateError if already done.
+  virtual void SetException(std::exception_ptr e);
+  // Future.exception(): CancelledError if cancelled, InvalidStateError if
+  // not done; nullptr when there is a result.
+  std::exception_ptr exception();
+  // Future.add_done_callback(): scheduled at once if already done.
+  void AddDoneCallbackBase(Callback fn);
+
+  // "Future#12 pending", "Task#3 finished exception=BrokenPipeError: ..."
+  std::string Describe() const;
+  virtual const char* kind() const { return "Future"; }
+
+ protected:
+  enum class State { kPending, kCancelled, kFinished };
+  // Throws what Result() must throw instead of returning a value.
+  void RaiseUnlessResult();
+  void MarkFinished();
+  State state_ = State::kPending;
+  std::exception_ptr exception_;
+
+ private:
+  void ScheduleCallbacks();
+  EventLoop& loop_;
+  uint64_t id_;
+  bool exception_retrieved_ = false;
+  std::vector<Callback> callbacks_;
+};
+
+template <class T>
+class Future : public FutureBase {
+ public:
+  using FutureBase::FutureBase;
+
+  // Future.set_result(): InvalidStateError if already done.
+  virtual void SetResult(T value) {
+    if (done()) throw InvalidStateError("invalid state: " + Describe());
+    value_ = std::move(value);
+    MarkFinished();
+  }
+  // Future.result(): the value, or throws the exception, CancelledError,
+  // or InvalidStateError ("Result is not set.").
+  T& Result() {
+    RaiseUnlessResult();
+    return *value_;
+  }
+  void AddDoneCallback(std::function<void(std::shared_ptr<Future<T>>)> fn) {
+    AddDoneCallbackBase([fn = std::move(fn)](const std::shared_ptr<FutureBase>& f) {
+      fn(std::static_pointer_cast<Future<T>>(f));
+    });
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <class T>
+using FuturePtr = std::shared_ptr<Future<T>>;
+
+}  // namespace iocpsim::proactor
+
+#endif  // IOCPSIM_PROACTOR_FUTURES_H_

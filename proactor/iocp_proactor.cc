@@ -1,0 +1,530 @@
+#include "proactor/iocp_proactor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "proactor/errors.h"
+
+namespace iocpsim::proactor {
+
+namespace {
+
+bool Contains(std::vector<std::weak_ptr<PipeHandle>>& set, const PipeHandlePtr& obj) {
+  // A WeakSet: dead entries drop out.
+  set.erase(std::remove_if(set.begin(), set.end(), [](auto& w) { return w.expired(); }), set.end());
+  return std::any_of(set.begin(), set.end(), [&](auto& w) { return w.lock() == obj; });
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+// RegisterWaitWithQueue's context (overlapped.c PostCallbackData).
+struct PostCallbackData {
+  HANDLE iocp;
+  OVERLAPPED* overlapped;
+};
+
+namespace {
+
+// overlapped.c PostToQueueCallback: the wait fired or timed out; post it.
+void CALLBACK PostToQueueCallback(PVOID param, BOOLEAN timer_or_wait_fired) {
+  auto* data = static_cast<PostCallbackData*>(param);
+  PostQueuedCompletionStatus(data->iocp, timer_or_wait_fired ? 1 : 0, 0, data->overlapped);
+  // Errors are ignored, as overlapped.c does.
+}
+
+}  // namespace
+
+void ReportCancelFailed(FutureBase& f, std::exception_ptr e) {
+  f.loop().CallExceptionHandler(
+      {"Cancelling an overlapped future failed", e, {{"future", f.Describe()}}});
+}
+
+// --------------------------------------------------------------- waits
+
+BaseWaitHandleFuture::BaseWaitHandleFuture(EventLoop& loop, std::shared_ptr<Overlapped> ov,
+                                           HANDLE handle, HANDLE wait_handle)
+    : Future<bool>(loop), ov_(std::move(ov)), handle_(handle), wait_handle_(wait_handle) {}
+
+bool BaseWaitHandleFuture::Poll() const { return WaitForSingleObject(handle_, 0) == WAIT_OBJECT_0; }
+
+void BaseWaitHandleFuture::UnregisterWaitCallback() {
+  // The wait is unregistered: the Overlapped may go.
+  ov_ = nullptr;
+}
+
+void BaseWaitHandleFuture::UnregisterWait() {
+  if (!registered_) return;
+  registered_ = false;
+  HANDLE wait_handle = wait_handle_;
+  wait_handle_ = nullptr;
+  if (!::UnregisterWait(wait_handle)) {
+    DWORD err = GetLastError();
+    if (err != ERROR_IO_PENDING) {
+      loop().CallExceptionHandler(
+          {"Failed to unregister the wait handle",
+           std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
+           {{"future", Describe()}}});
+      return;
+    }
+    // ERROR_IO_PENDING: the callback is running; the unregister is pending.
+  }
+  UnregisterWaitCallback();
+}
+
+bool BaseWaitHandleFuture::Cancel() {
+  UnregisterWait();
+  return Future<bool>::Cancel();
+}
+
+void BaseWaitHandleFuture::SetException(std::exception_ptr e) {
+  UnregisterWait();
+  Future<bool>::SetException(e);
+}
+
+void BaseWaitHandleFuture::SetResult(bool value) {
+  UnregisterWait();
+  Future<bool>::SetResult(value);
+}
+
+bool WaitCancelFuture::Cancel() {
+  throw std::runtime_error("_WaitCancelFuture must not be cancelled");
+}
+
+void WaitCancelFuture::SetResult(bool value) {
+  BaseWaitHandleFuture::SetResult(value);
+  if (done_callback) done_callback();
+}
+
+void WaitCancelFuture::SetException(std::exception_ptr e) {
+  BaseWaitHandleFuture::SetException(e);
+  if (done_callback) done_callback();
+}
+
+WaitHandleFuture::WaitHandleFuture(EventLoop& loop, std::shared_ptr<Overlapped> ov, HANDLE handle,
+                                   HANDLE wait_handle, IocpProactor* proactor)
+    : BaseWaitHandleFuture(loop, std::move(ov), handle, wait_handle),
+      proactor_(proactor),
+      event_(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {}
+
+bool WaitHandleFuture::Cancel() {
+  const Profile& profile = loop().profile();
+  if (profile.Has(Quirk::kWaitCancelFakePacket) || profile.Has(Quirk::kBpo23095)) {
+    // The cancel before the bpo-23095 fix (d0a28dee, 1ca9392c, 752aba7f,
+    // 24dfa3c1): the non-blocking UnregisterWait, which returns while the
+    // wait's callback may still be queued or running; the cache entry is
+    // dropped at once and the Overlapped with it. With 313a9809 it also
+    // posted a fake packet "to signal the cancellation to the overlapped",
+    // which the real callback's packet may follow.
+    bool result = Future<bool>::Cancel();
+    if (ov_ != nullptr && profile.Has(Quirk::kWaitCancelFakePacket)) {
+      PostQueuedCompletionStatus(proactor_->iocp(), 1, 0, ov_->raw());
+    }
+    if (registered_) {
+      registered_ = false;
+      if (!::UnregisterWait(wait_handle_) && GetLastError() != ERROR_IO_PENDING) {
+        RaiseWindowsError(GetLastError(), "UnregisterWait");
+      }
+      wait_handle_ = nullptr;
+    }
+    if (event_ != nullptr) {
+      CloseHandle(event_);
+      event_ = nullptr;
+    }
+    if (ov_ != nullptr && !profile.Has(Quirk::kWaitCancelFakePacket)) proactor_->Forget(ov_);
+    ov_ = nullptr;
+    return result;
+  }
+  return BaseWaitHandleFuture::Cancel();
+}
+
+void WaitHandleFuture::UnregisterWaitCallback() {
+  if (event_ != nullptr) {
+    CloseHandle(event_);
+    event_ = nullptr;
+    event_fut_ = nullptr;
+  }
+  // If the wait was cancelled it may never be signalled, so it must be
+  // unregistered, or close() would wait forever; if the packet came
+  // already, the entry is gone and this is harmless (the Overlapped was
+  // kept alive as the cache key).
+  proactor_->Unregister(ov_);
+  proactor_ = nullptr;
+  BaseWaitHandleFuture::UnregisterWaitCallback();
+}
+
+void WaitHandleFuture::UnregisterWait() {
+  if (!registered_) return;
+  registered_ = false;
+  HANDLE wait_handle = wait_handle_;
+  wait_handle_ = nullptr;
+  if (!UnregisterWaitEx(wait_handle, event_)) {
+    DWORD err = GetLastError();
+    if (err != ERROR_IO_PENDING) {
+      loop().CallExceptionHandler(
+          {"Failed to unregister the wait handle",
+           std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
+           {{"future", Describe()}}});
+      return;
+    }
+    // ERROR_IO_PENDING is not an error: the wait is unregistered.
+  }
+  std::weak_ptr<FutureBase> weak = weak_from_this();
+  event_fut_ = proactor_->WaitCancel(event_, [weak] {
+    if (auto self = weak.lock()) static_cast<WaitHandleFuture*>(self.get())->UnregisterWaitCallback();
+  });
+}
+
+// ------------------------------------------------------------ proactor
+
+IocpProactor::IocpProactor(EventLoop& loop)
+    : loop_(loop), iocp_(CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, INFINITE)) {
+  if (iocp_ == nullptr) RaiseWindowsError(GetLastError(), "CreateIoCompletionPort");
+}
+
+IocpProactor::~IocpProactor() {
+  // IocpProactor.__del__ closes it.
+  if (iocp_ != nullptr) Close();
+}
+
+void IocpProactor::CheckClosed() const {
+  if (iocp_ == nullptr) throw std::runtime_error("IocpProactor is closed");
+}
+
+std::vector<std::shared_ptr<FutureBase>> IocpProactor::Select(double timeout) {
+  if (results_.empty()) Poll(timeout);
+  return std::exchange(results_, {});
+}
+
+template <class T>
+FuturePtr<T> IocpProactor::Result(T value) {
+  auto f = loop_.CreateFuture<T>();
+  f->SetResult(std::move(value));
+  return f;
+}
+
+void IocpProactor::RegisterWithIocp(const PipeHandlePtr& obj) {
+  // To get notifications of finished ops on this object the handle must
+  // be associated with the port (once).
+  if (Contains(registered_, obj)) return;
+  registered_.push_back(obj);
+  CreateIoCompletionPort(obj->fileno(), iocp_, 0, 0);
+}
+
+template <class T>
+FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePtr obj,
+                                    std::function<T(std::shared_ptr<Overlapped>)> callback) {
+  CheckClosed();
+  auto f = std::make_shared<OverlappedFuture<T>>(loop_, ov);
+  bool wait_for_post = ov->type() == Overlapped::Type::kWaitNamedPipeAndConnect;
+  if (!ov->pending() && !wait_for_post) {
+    // The operation completed synchronously: no need to wait for its
+    // packet to resolve the future...
+    try {
+      f->SetResult(callback(ov));
+    } catch (const OSError&) {
+      f->SetException(std::current_exception());
+    }
+    // ...but the packet still comes: keep the Overlapped in the cache
+    // until it is dequeued, or the kernel would write into freed memory.
+    // Quirk asyncio-196: before 42d3bdee the entry was not kept.
+    if (loop_.profile().Has(Quirk::kAsyncio196)) return f;
+  }
+  Entry e;
+  e.f = f;
+  e.ov = ov;
+  e.obj = std::move(obj);
+  e.seq = ++seq_;
+  e.finish = [f = f.get(), callback](DWORD, ULONG_PTR, const std::shared_ptr<Overlapped>& ov) {
+    try {
+      f->SetResult(callback(ov));
+    } catch (const OSError&) {
+      f->SetException(std::current_exception());
+    }
+  };
+  cache_[ov->address()] = std::move(e);
+  return f;
+}
+
+// ---------------------------------------------------------------- verbs
+
+FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbytes) {
+  RegisterWithIocp(conn);
+  auto ov = std::make_shared<Overlapped>(loop_);
+  try {
+    ov->ReadFile(conn->fileno(), nbytes);
+  } catch (const BrokenPipeError&) {
+    return Result<std::string>("");
+  }
+  return Register<std::string>(ov, conn, [](std::shared_ptr<Overlapped> ov) {
+    return ov->ReadResult();
+  });
+}
+
+FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn, char* buf, DWORD size) {
+  RegisterWithIocp(conn);
+  auto ov = std::make_shared<Overlapped>(loop_);
+  try {
+    ov->ReadFileInto(conn->fileno(), buf, size);
+  } catch (const BrokenPipeError&) {
+    return Result<DWORD>(0);
+  }
+  return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) { return ov->GetResult(); });
+}
+
+FuturePtr<DWORD> IocpProactor::Send(const PipeHandlePtr& conn, std::string data) {
+  RegisterWithIocp(conn);
+  auto ov = std::make_shared<Overlapped>(loop_);
+  ov->WriteFile(conn->fileno(), std::move(data));
+  return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) { return ov->GetResult(); });
+}
+
+FuturePtr<PipeHandlePtr> IocpProactor::AcceptPipe(const PipeHandlePtr& pipe) {
+  RegisterWithIocp(pipe);
+  auto ov = std::make_shared<Overlapped>(loop_);
+  bool connected = ov->ConnectNamedPipe(pipe->fileno());
+  if (connected) {
+    // ERROR_PIPE_CONNECTED: the client connected first; no packet will
+    // come, so nothing is registered (2b77c546).
+    return Result<PipeHandlePtr>(pipe);
+  }
+  return Register<PipeHandlePtr>(ov, pipe, [pipe](std::shared_ptr<Overlapped> ov) {
+    ov->GetResult();
+    return pipe;
+  });
+}
+
+FuturePtr<PipeHandlePtr> IocpProactor::ConnectPipe(const std::string& address) {
+  if (loop_.profile().Has(Quirk::kBpo23293)) return ConnectPipeOnThread(address);
+  return loop_.CreateTask(ConnectPipeCoro(address));
+}
+
+Coro<PipeHandlePtr> IocpProactor::ConnectPipeCoro(std::string address) {
+  double delay = kConnectPipeInitDelay;
+  std::basic_string<WCHAR> wide = Widen(address);
+  for (;;) {
+    // There is no overlapped connect to a pipe: CreateFile until it stops
+    // failing with ERROR_PIPE_BUSY (overlapped.c ConnectPipe).
+    HANDLE h = CreateFileW(wide.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                           FILE_FLAG_OVERLAPPED, nullptr);
+    if (h != INVALID_HANDLE_VALUE) co_return std::make_shared<PipeHandle>(loop_, h);
+    DWORD err = GetLastError();
+    if (err != ERROR_PIPE_BUSY) RaiseWindowsError(err, "CreateFileW");
+    delay = std::min(delay * 2, kConnectPipeMaxDelay);
+    co_await Sleep(loop_, delay);
+  }
+}
+
+FuturePtr<PipeHandlePtr> IocpProactor::ConnectPipeOnThread(const std::string& address) {
+  // Quirk bpo-23293: connect_pipe before 7ffa2c5f. A thread-pool work
+  // item does the waiting and posts the new handle as the completion key;
+  // the future cannot cancel it, and close() forgets its entry (before
+  // 3d2256f6).
+  CheckClosed();
+  auto ov = std::make_shared<Overlapped>(loop_);
+  ov->WaitNamedPipeAndConnect(address, iocp_);
+  auto f = std::make_shared<OverlappedFuture<PipeHandlePtr>>(loop_, ov);
+  Entry e;
+  e.f = f;
+  e.ov = ov;
+  e.seq = ++seq_;
+  e.forget_on_close = true;
+  e.finish = [loop = &loop_, f = f.get()](DWORD err, ULONG_PTR key, const std::shared_ptr<Overlapped>&) {
+    // finish_connect_pipe(err, handle, ov): the work item's arguments.
+    if (err != 0) {
+      f->SetException(std::make_exception_ptr(
+          OSError(err, "OSError: [WinError " + std::to_string(err) + "] connect_pipe")));
+      return;
+    }
+    f->SetResult(std::make_shared<PipeHandle>(*loop, reinterpret_cast<HANDLE>(key)));
+  };
+  cache_[ov->address()] = std::move(e);
+  return f;
+}
+
+// ---------------------------------------------------------------- waits
+
+FuturePtr<bool> IocpProactor::WaitForHandle(HANDLE handle, double timeout) {
+  return WaitForHandleImpl(handle, timeout, false, nullptr);
+}
+
+std::shared_ptr<WaitCancelFuture> IocpProactor::WaitCancel(HANDLE event,
+                                                           std::function<void()> done_callback) {
+  // add_done_callback() cannot be used: the wait may complete only in
+  // close(), while the loop is not running.
+  return std::static_pointer_cast<WaitCancelFuture>(
+      WaitForHandleImpl(event, -1, true, std::move(done_callback)));
+}
+
+FuturePtr<bool> IocpProactor::WaitForHandleImpl(HANDLE handle, double timeout, bool is_cancel,
+                                                std::function<void()> done_callback) {
+  CheckClosed();
+  // RegisterWaitForSingleObject has a 1 ms resolution: round away from 0.
+  DWORD ms = timeout < 0 ? INFINITE : static_cast<DWORD>(std::ceil(timeout * 1e3));
+  // The Overlapped is only a unique key for the cache.
+  auto ov = std::make_shared<Overlapped>(loop_);
+  ov->MarkWait();
+  // overlapped.c RegisterWaitWithQueue: the callback posts the address.
+  post_data_.push_back(std::make_unique<PostCallbackData>(PostCallbackData{iocp_, ov->raw()}));
+  HANDLE wait_handle = nullptr;
+  if (!RegisterWaitForSingleObject(&wait_handle, handle, PostToQueueCallback,
+                                   post_data_.back().get(), ms,
+                                   WT_EXECUTEINWAITTHREAD | WT_EXECUTEONLYONCE)) {
+    RaiseWindowsError(GetLastError(), "RegisterWaitForSingleObject");
+  }
+  std::shared_ptr<BaseWaitHandleFuture> f;
+  if (is_cancel) {
+    auto c = std::make_shared<WaitCancelFuture>(loop_, ov, handle, wait_handle);
+    c->done_callback = std::move(done_callback);
+    f = c;
+  } else {
+    f = std::make_shared<WaitHandleFuture>(loop_, ov, handle, wait_handle, this);
+  }
+  Entry e;
+  e.f = f;
+  e.ov = ov;
+  e.seq = ++seq_;
+  e.wait_cancel = is_cancel;
+  e.finish = [f = f.get()](DWORD, ULONG_PTR, const std::shared_ptr<Overlapped>&) {
+    // finish_wait_for_handle: a second wait, so only for handles whose
+    // successful wait has no side effect (events, processes).
+    f->SetResult(f->Poll());
+  };
+  cache_[ov->address()] = std::move(e);
+  return f;
+}
+
+// ------------------------------------------------------------ the core
+
+void IocpProactor::Unregister(const std::shared_ptr<Overlapped>& ov) {
+  CheckClosed();
+  unregistered_.push_back(ov);
+}
+
+void IocpProactor::Forget(const std::shared_ptr<Overlapped>& ov) { cache_.erase(ov->address()); }
+
+void IocpProactor::StopServing(const PipeHandlePtr& obj) {
+  // The handle is closed by the loop right after, which makes its pending
+  // operations fail quickly.
+  stopped_serving_.push_back(obj);
+}
+
+void IocpProactor::Poll(double timeout) {
+  DWORD ms = INFINITE;
+  if (timeout >= 0) {
+    // GetQueuedCompletionStatus has a 1 ms resolution: round away from 0.
+    double m = std::ceil(timeout * 1e3);
+    if (m >= INFINITE) throw std::invalid_argument("timeout too big");
+    ms = static_cast<DWORD>(m);
+  }
+  for (;;) {
+    DWORD transferred = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED* address = nullptr;
+    BOOL ok = GetQueuedCompletionStatus(iocp_, &transferred, &key, &address, ms);
+    if (!ok && address == nullptr) {
+      DWORD err = GetLastError();
+      if (err == WAIT_TIMEOUT) break;
+      RaiseWindowsError(err, "GetQueuedCompletionStatus");
+    }
+    ms = 0;
+    auto it = cache_.find(reinterpret_cast<uintptr_t>(address));
+    if (it == cache_.end()) {
+      // Departure: CPython reports this only in debug mode; here always.
+      loop_.CallExceptionHandler(
+          {"GetQueuedCompletionStatus() returned an unexpected event", nullptr,
+           {{"status", "err=" + std::to_string(ok ? 0 : GetLastError()) +
+                           " transferred=" + std::to_string(transferred) + " key=" + Hex(key) +
+                           " address=" + (address != nullptr ? "ov" : "NULL")}}});
+      // The key is either zero, or a pipe handle (the old connect_pipe)
+      // which should be closed to avoid a leak -- whatever it names now.
+      if (key != 0 && key != reinterpret_cast<ULONG_PTR>(INVALID_HANDLE_VALUE)) {
+        CloseHandle(reinterpret_cast<HANDLE>(key));
+      }
+      continue;
+    }
+    Entry e = std::move(it->second);
+    cache_.erase(it);
+    if (e.obj != nullptr && Contains(stopped_serving_, e.obj)) {
+      e.f->Cancel();
+    } else if (!e.f->done()) {
+      // Not when _register() already read the result, nor when cancelled.
+      e.finish(transferred, key, e.ov);
+      results_.push_back(e.f);
+    }
+  }
+  // Remove the unregistered futures.
+  for (const auto& ov : unregistered_) cache_.erase(ov->address());
+  unregistered_.clear();
+}
+
+std::vector<std::string> IocpProactor::DescribeCache() const {
+  std::vector<const Entry*> entries;
+  for (const auto& [address, e] : cache_) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+  std::vector<std::string> out;
+  for (const Entry* e : entries) out.push_back(e->f->Describe());
+  return out;
+}
+
+void IocpProactor::Close() {
+  if (iocp_ == nullptr) return;
+  // Cancel the remaining registered operations, in registration order.
+  std::vector<Entry*> entries;
+  for (auto& [address, e] : cache_) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+  std::vector<uintptr_t> forget;
+  std::vector<std::shared_ptr<FutureBase>> to_cancel;
+  for (Entry* e : entries) {
+    if (e->forget_on_close) {
+      // Quirk bpo-23293 (before 3d2256f6): "this task cannot be cancelled,
+      // so just forget it".
+      forget.push_back(e->ov->address());
+    } else if (e->f->cancelled() || e->wait_cancel) {
+      // Nothing to do with cancelled futures; a _WaitCancelFuture must
+      // not be cancelled.
+    } else {
+      to_cancel.push_back(e->f);
+    }
+  }
+  for (uintptr_t a : forget) cache_.erase(a);
+  for (auto& f : to_cancel) {
+    try {
+      f->Cancel();
+    } catch (const OSError&) {
+      loop_.CallExceptionHandler(
+          {"Cancelling a future failed", std::current_exception(), {{"future", f->Describe()}}});
+    }
+  }
+  // Wait until every cancelled operation completes: never exit with the
+  // kernel still owning an OVERLAPPED. Progress is reported each second.
+  constexpr double kMsgUpdate = 1.0;
+  double start = loop_.Time();
+  double next_msg = start + kMsgUpdate;
+  while (!cache_.empty()) {
+    if (next_msg <= loop_.Time()) {
+      char msg[160];
+      std::snprintf(msg, sizeof msg,
+                    "<IocpProactor overlapped#=%zu result#=%zu> is running after closing for "
+                    "%.1f seconds",
+                    cache_.size(), results_.size(), loop_.Time() - start);
+      std::vector<std::pair<std::string, std::string>> details;
+      for (const std::string& d : DescribeCache()) details.push_back({"pending", d});
+      loop_.CallExceptionHandler({msg, nullptr, details});
+      next_msg = loop_.Time() + kMsgUpdate;
+    }
+    Poll(kMsgUpdate);
+  }
+  results_.clear();
+  CloseHandle(iocp_);
+  iocp_ = nullptr;
+}
+
+}  // namespace iocpsim::proactor

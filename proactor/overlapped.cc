@@ -1,0 +1,226 @@
+#include "proactor/overlapped.h"
+
+#include <memory>
+#include <string>
+
+#include "proactor/errors.h"
+#include "proactor/event_loop.h"
+#include "proactor/windows_utils.h"
+
+namespace iocpsim::proactor {
+
+Overlapped::Overlapped(EventLoop& loop, HANDLE event) : loop_(loop) {
+  overlapped_.hEvent = event;
+}
+
+Overlapped::~Overlapped() {
+  // Overlapped_dealloc: cancel what may still be running and look at its
+  // status; anything but done, not found or aborted means the kernel may
+  // still write into this memory.
+  if (type_ == Type::kNone || type_ == Type::kNotStarted || type_ == Type::kWait ||
+      type_ == Type::kWaitNamedPipeAndConnect) {
+    return;
+  }
+  if (HasOverlappedIoCompleted(&overlapped_)) return;
+  BOOL wait = CancelIoEx(handle_, &overlapped_) ? TRUE : FALSE;
+  DWORD bytes = 0;
+  BOOL ok = GetOverlappedResult(handle_, &overlapped_, &bytes, wait);
+  DWORD err = ok ? ERROR_SUCCESS : GetLastError();
+  switch (err) {
+    case ERROR_SUCCESS:
+    case ERROR_NOT_FOUND:
+    case ERROR_OPERATION_ABORTED:
+      return;
+    default:
+      loop_.CallExceptionHandler(
+          {"<_overlapped.Overlapped> still has pending operation at deallocation, the process "
+           "may crash",
+           std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
+           {{"address", "ov@" + std::to_string(address() % 0x10000)}}});
+  }
+}
+
+bool Overlapped::pending() const {
+  return !HasOverlappedIoCompleted(&overlapped_) && type_ != Type::kNotStarted;
+}
+
+void Overlapped::Started(HANDLE handle, Type type) {
+  handle_ = handle;
+  type_ = type;
+}
+
+void Overlapped::MarkAsCompleted() {
+  // overlapped.c mark_as_completed(): no packet will come, so the program
+  // writes the status block itself.
+  overlapped_.Internal = 0;
+  if (overlapped_.hEvent != nullptr) SetEvent(overlapped_.hEvent);
+}
+
+void Overlapped::Cancel() {
+  // A wait, or the old connect_pipe's work item, cannot be cancelled.
+  if (type_ == Type::kNotStarted || type_ == Type::kWait ||
+      type_ == Type::kWaitNamedPipeAndConnect) {
+    return;
+  }
+  BOOL ok = TRUE;
+  if (!HasOverlappedIoCompleted(&overlapped_)) ok = CancelIoEx(handle_, &overlapped_);
+  // CancelIoEx fails with ERROR_NOT_FOUND if the I/O completed in between.
+  if (!ok && GetLastError() != ERROR_NOT_FOUND) RaiseWindowsError(GetLastError(), "CancelIoEx");
+}
+
+DWORD Overlapped::GetResult(bool wait) {
+  if (type_ == Type::kNone) throw std::runtime_error("operation not yet attempted");
+  if (type_ == Type::kNotStarted) throw std::runtime_error("operation failed to start");
+  DWORD transferred = 0;
+  BOOL ok = GetOverlappedResult(handle_, &overlapped_, &transferred, wait ? TRUE : FALSE);
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  switch (error_) {
+    case ERROR_SUCCESS:
+    case ERROR_MORE_DATA:
+      break;
+    case ERROR_BROKEN_PIPE:
+      // A read whose writer closed: end of file.
+      if (type_ == Type::kRead || type_ == Type::kReadInto) break;
+      RaiseWindowsError(error_);
+    default:
+      RaiseWindowsError(error_);
+  }
+  return transferred;
+}
+
+std::string Overlapped::ReadResult(bool wait) {
+  DWORD n = GetResult(wait);
+  return buffer_.substr(0, n);
+}
+
+void Overlapped::ReadFile(HANDLE handle, DWORD size) {
+  buffer_.assign(size, '\0');
+  Started(handle, Type::kRead);
+  DWORD nread = 0;
+  BOOL ok = ::ReadFile(handle, buffer_.data(), size, &nread, &overlapped_);
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  switch (error_) {
+    case ERROR_BROKEN_PIPE:
+      MarkAsCompleted();
+      // Quirk recv-broken-pipe: before 41063d2a the error was swallowed
+      // and IocpProactor.recv registered an operation no packet completes.
+      if (loop_.profile().Has(Quirk::kRecvBrokenPipe)) return;
+      RaiseWindowsError(error_, "ReadFile");
+    case ERROR_SUCCESS:
+    case ERROR_MORE_DATA:
+    case ERROR_IO_PENDING:
+      return;
+    default:
+      type_ = Type::kNotStarted;
+      RaiseWindowsError(error_, "ReadFile");
+  }
+}
+
+void Overlapped::ReadFileInto(HANDLE handle, char* buffer, DWORD size) {
+  into_ = buffer;
+  Started(handle, Type::kReadInto);
+  DWORD nread = 0;
+  BOOL ok = ::ReadFile(handle, buffer, size, &nread, &overlapped_);
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  switch (error_) {
+    case ERROR_BROKEN_PIPE:
+      MarkAsCompleted();
+      if (loop_.profile().Has(Quirk::kRecvBrokenPipe)) return;
+      RaiseWindowsError(error_, "ReadFile");
+    case ERROR_SUCCESS:
+    case ERROR_MORE_DATA:
+    case ERROR_IO_PENDING:
+      return;
+    default:
+      type_ = Type::kNotStarted;
+      RaiseWindowsError(error_, "ReadFile");
+  }
+}
+
+void Overlapped::WriteFile(HANDLE handle, std::string data) {
+  buffer_ = std::move(data);
+  Started(handle, Type::kWrite);
+  DWORD written = 0;
+  BOOL ok = ::WriteFile(handle, buffer_.data(), static_cast<DWORD>(buffer_.size()), &written,
+                        &overlapped_);
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  switch (error_) {
+    case ERROR_SUCCESS:
+    case ERROR_IO_PENDING:
+      return;
+    default:
+      type_ = Type::kNotStarted;
+      RaiseWindowsError(error_, "WriteFile");
+  }
+}
+
+bool Overlapped::ConnectNamedPipe(HANDLE pipe) {
+  Started(pipe, Type::kConnectNamedPipe);
+  BOOL ok = ::ConnectNamedPipe(pipe, &overlapped_);
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  switch (error_) {
+    case ERROR_PIPE_CONNECTED:
+      MarkAsCompleted();
+      // Quirk accept-pipe-connected: before 2b77c546 this returned None,
+      // and accept_pipe registered an operation no packet completes.
+      return !loop_.profile().Has(Quirk::kAcceptPipeConnected);
+    case ERROR_SUCCESS:
+    case ERROR_IO_PENDING:
+      return false;
+    default:
+      type_ = Type::kNotStarted;
+      RaiseWindowsError(error_, "ConnectNamedPipe");
+  }
+}
+
+namespace {
+
+struct ConnectData {
+  std::basic_string<WCHAR> address;
+  HANDLE iocp;
+  OVERLAPPED* overlapped;
+};
+
+// WaitNamedPipeAndConnectInThread of the old overlapped.c: up to 20 s of
+// WaitNamedPipe + CreateFile, then one post whatever happened. Nothing can
+// interrupt it.
+DWORD WINAPI WaitNamedPipeAndConnectInThread(LPVOID param) {
+  std::unique_ptr<ConnectData> data(static_cast<ConnectData*>(param));
+  HANDLE pipe = INVALID_HANDLE_VALUE;
+  ULONGLONG deadline = GetTickCount64() + 20 * 1000;
+  DWORD error = 0;
+  for (;;) {
+    ULONGLONG now = GetTickCount64();
+    if (now > deadline) break;
+    BOOL ok = WaitNamedPipeW(data->address.c_str(), static_cast<DWORD>(deadline - now));
+    error = ok ? ERROR_SUCCESS : GetLastError();
+    if (error == ERROR_SUCCESS) {
+      pipe = CreateFileW(data->address.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                         OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+      if (pipe == INVALID_HANDLE_VALUE) continue;  // another client was faster
+      break;
+    }
+    if (error == ERROR_SEM_TIMEOUT) continue;
+    break;
+  }
+  if (!PostQueuedCompletionStatus(data->iocp, error, reinterpret_cast<ULONG_PTR>(pipe),
+                                  data->overlapped)) {
+    CloseHandle(pipe);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Overlapped::WaitNamedPipeAndConnect(const std::string& address, HANDLE iocp) {
+  type_ = Type::kWaitNamedPipeAndConnect;
+  auto* data = new ConnectData{Widen(address), iocp, &overlapped_};
+  if (!QueueUserWorkItem(WaitNamedPipeAndConnectInThread, data, WT_EXECUTEDEFAULT)) {
+    DWORD err = GetLastError();
+    delete data;
+    type_ = Type::kNotStarted;
+    RaiseWindowsError(err, "QueueUserWorkItem");
+  }
+}
+
+}  // namespace iocpsim::proactor

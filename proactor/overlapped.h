@@ -1,0 +1,90 @@
+// One overlapped operation, as `_overlapped.Overlapped` in CPython's
+// Modules/overlapped.c: it owns the OVERLAPPED (and the operation's
+// buffer) for as long as it lives, knows whether the operation is still
+// pending, cancels it with CancelIoEx, and reads its result with
+// GetOverlappedResult.
+//
+//   auto ov = std::make_shared<Overlapped>(loop);
+//   ov->ReadFile(pipe, 4096);      // throws BrokenPipeError at once if the
+//                                  // writer is gone (no packet then)
+//   ...                            // the packet is dequeued
+//   std::string data = ov->ReadResult();
+//
+// Destroying it while the operation may still touch it is the bug class
+// this project hunts: the destructor does what overlapped.c's dealloc does
+// and reports "still has pending operation at deallocation" through the
+// loop's exception handler.
+#ifndef IOCPSIM_PROACTOR_OVERLAPPED_H_
+#define IOCPSIM_PROACTOR_OVERLAPPED_H_
+
+#include <cstdint>
+#include <string>
+
+#include "sim/win32.h"
+
+namespace iocpsim::proactor {
+
+class EventLoop;
+
+class Overlapped {
+ public:
+  enum class Type {
+    kNone, kNotStarted, kRead, kReadInto, kWrite, kConnectNamedPipe, kWait,
+    kWaitNamedPipeAndConnect  // quirk bpo-23293: the old connect_pipe
+  };
+
+  explicit Overlapped(EventLoop& loop, HANDLE event = nullptr);
+  ~Overlapped();
+  Overlapped(const Overlapped&) = delete;
+  Overlapped& operator=(const Overlapped&) = delete;
+
+  // The key of IocpProactor's cache, as ov.address in Python.
+  uintptr_t address() const { return reinterpret_cast<uintptr_t>(&overlapped_); }
+  OVERLAPPED* raw() { return &overlapped_; }
+  HANDLE event() const { return overlapped_.hEvent; }
+  DWORD error() const { return error_; }
+  Type type() const { return type_; }
+  // Overlapped.pending: started, and the status block still says pending.
+  bool pending() const;
+
+  // Overlapped.cancel(): CancelIoEx unless already completed; ERROR_NOT_FOUND
+  // (completed in between) is ignored; other failures raise OSError.
+  void Cancel();
+  // Overlapped.getresult(): the bytes transferred, or raises the
+  // operation's error (ERROR_BROKEN_PIPE on a read is end of file: 0).
+  DWORD GetResult(bool wait = false);
+  // getresult() of a ReadFile: the bytes read.
+  std::string ReadResult(bool wait = false);
+
+  // Overlapped.ReadFile(): raises BrokenPipeError at once on a synchronous
+  // ERROR_BROKEN_PIPE (marking the overlapped completed), OSError on any
+  // other synchronous failure.
+  void ReadFile(HANDLE handle, DWORD size);
+  void ReadFileInto(HANDLE handle, char* buffer, DWORD size);
+  void WriteFile(HANDLE handle, std::string data);
+  // Overlapped.ConnectNamedPipe(): true if a client was already connected
+  // (ERROR_PIPE_CONNECTED: no packet will come), false if pending.
+  bool ConnectNamedPipe(HANDLE pipe);
+  // Marks this overlapped as standing for a registered wait (its address
+  // is the key RegisterWaitWithQueue posts).
+  void MarkWait() { type_ = Type::kWait; }
+  // Overlapped.WaitNamedPipeAndConnect() (quirk bpo-23293, before
+  // 7ffa2c5f): a thread-pool work item loops WaitNamedPipe + CreateFile,
+  // then posts (error, pipe handle as key, this address) to `iocp`.
+  void WaitNamedPipeAndConnect(const std::string& address, HANDLE iocp);
+
+ private:
+  void Started(HANDLE handle, Type type);
+  void MarkAsCompleted();
+  EventLoop& loop_;
+  OVERLAPPED overlapped_{};
+  HANDLE handle_ = nullptr;
+  Type type_ = Type::kNone;
+  DWORD error_ = 0;
+  std::string buffer_;         // ReadFile's result, or WriteFile's copy
+  char* into_ = nullptr;       // ReadFileInto's buffer (the caller's)
+};
+
+}  // namespace iocpsim::proactor
+
+#endif  // IOCPSIM_PROACTOR_OVERLAPPED_H_

@@ -1,0 +1,109 @@
+#include "proactor/tasks.h"
+
+#include <cassert>
+
+#include "proactor/event_loop.h"
+
+namespace iocpsim::proactor {
+
+void TaskBase::Step(std::exception_ptr exc) {
+  FutureBase& self = AsFuture();
+  assert(!self.done());
+  // Holds the task for the whole step, whatever the coroutine drops.
+  std::shared_ptr<FutureBase> keep = self.shared_from_this();
+  if (must_cancel_) {
+    if (!exc) exc = std::make_exception_ptr(CancelledError());
+    must_cancel_ = false;
+  }
+  fut_waiter_.reset();
+  throw_in_ = exc;
+  handle_.resume();
+  if (!handle_.done()) return;
+  if (std::exception_ptr e = std::exchange(coro_exception_, nullptr)) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const CancelledError&) {
+      self.FutureBase::Cancel();  // super().cancel()
+    } catch (...) {
+      self.SetException(e);
+    }
+    return;
+  }
+  if (must_cancel_) {
+    self.FutureBase::Cancel();
+    return;
+  }
+  FinishWithValue();
+}
+
+void TaskBase::Wakeup() { Step(nullptr); }
+
+bool TaskBase::CancelTask() {
+  FutureBase& self = AsFuture();
+  if (self.done()) return false;
+  // Leaves fut_waiter_: it may be a task that ignores the cancellation.
+  if (fut_waiter_ != nullptr && fut_waiter_->Cancel()) return true;
+  must_cancel_ = true;
+  return true;
+}
+
+void TaskBase::WaitFor(const std::shared_ptr<FutureBase>& f) {
+  FutureBase& self = AsFuture();
+  fut_waiter_ = f;
+  std::shared_ptr<FutureBase> task = self.shared_from_this();
+  f->AddDoneCallbackBase([task, this](const std::shared_ptr<FutureBase>&) {
+    if (!task->done()) Wakeup();
+  });
+  if (must_cancel_ && f->Cancel()) must_cancel_ = false;
+}
+
+void TaskBase::DestroyFrame() {
+  if (handle_) handle_.destroy();
+  handle_ = nullptr;
+}
+
+void TaskBase::Collect() {
+  FutureBase& self = AsFuture();
+  if (!self.done() && !reported_) {
+    reported_ = true;
+    ReportPendingTaskDestroyed(self);
+  }
+  fut_waiter_.reset();
+  DestroyFrame();
+}
+
+void ReportPendingTaskDestroyed(FutureBase& task) {
+  task.loop().CallExceptionHandler(
+      {"Task was destroyed but it is pending!", nullptr, {{"task", task.Describe()}}});
+}
+
+void ScheduleFirstStep(EventLoop& loop, std::shared_ptr<TaskBase> task) {
+  loop.AddTask(task);
+  loop.CallSoon([task] { task->Step(nullptr); });
+}
+
+Coro<Void> Sleep(EventLoop& loop, double seconds) {
+  auto future = loop.CreateFuture<Void>();
+  HandlePtr h = loop.CallLater(seconds, [future] {
+    if (!future->done()) future->SetResult(Void{});  // _set_result_unless_cancelled
+  });
+  bool cancelled = false;
+  try {
+    co_await future;
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  h->Cancel();
+  if (cancelled) throw CancelledError();
+}
+
+Coro<Void> CancelAndWait(EventLoop& loop, std::shared_ptr<FutureBase> fut) {
+  auto waiter = loop.CreateFuture<Void>();
+  fut->AddDoneCallbackBase([waiter](const std::shared_ptr<FutureBase>&) {
+    if (!waiter->done()) waiter->SetResult(Void{});
+  });
+  fut->Cancel();
+  co_await waiter;
+}
+
+}  // namespace iocpsim::proactor

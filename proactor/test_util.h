@@ -1,0 +1,61 @@
+// Helpers for the proactor's tests: run a body with an event loop inside
+// a simulated process, collecting what reaches the exception handler.
+#ifndef IOCPSIM_PROACTOR_TEST_UTIL_H_
+#define IOCPSIM_PROACTOR_TEST_UTIL_H_
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "proactor/event_loop.h"
+#include "proactor/iocp_proactor.h"
+#include "sim/choice.h"
+#include "sim/sim.h"
+
+namespace iocpsim::proactor::testing {
+
+struct LoopRun {
+  RunResult result;
+  std::vector<std::string> reports;  // ErrorContext::Format() of each report
+  bool Reported(const std::string& needle) const {
+    for (const std::string& r : reports) {
+      if (r.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+// Runs `body(loop)` with a fresh loop as the main thread of a simulated
+// process; closes the loop afterwards unless the body did.
+inline LoopRun RunLoopWith(ChoiceSource& source, Profile profile,
+                           std::function<void(EventLoop&)> body, KernelOptions options = {}) {
+  LoopRun run;
+  run.result = RunSimulation(options, source, [&] {
+    EventLoop loop(profile);
+    loop.SetExceptionHandler(
+        [&](EventLoop&, const ErrorContext& c) { run.reports.push_back(c.Format()); });
+    body(loop);
+    if (!loop.IsClosed()) loop.Close();
+  });
+  return run;
+}
+
+inline LoopRun RunLoop(std::function<void(EventLoop&)> body, Profile profile = Profile::Current(),
+                       KernelOptions options = {}) {
+  CanonicalSource canonical;
+  return RunLoopWith(canonical, profile, std::move(body), options);
+}
+
+// A run that must end cleanly: finished, nothing reported, nothing left.
+inline void CheckClean(const LoopRun& run) {
+  CHECK_MESSAGE(run.result.outcome == Outcome::kFinished, run.result.message);
+  for (const std::string& r : run.reports) CHECK_MESSAGE(false, "reported: " << r);
+  CHECK(run.result.handles_left.empty());
+  CHECK(run.result.overlapped_owned.empty());
+}
+
+}  // namespace iocpsim::proactor::testing
+
+#endif  // IOCPSIM_PROACTOR_TEST_UTIL_H_
