@@ -48,6 +48,24 @@ inline LoopRun RunLoop(std::function<void(EventLoop&)> body, Profile profile = P
   return RunLoopWith(canonical, profile, std::move(body), options);
 }
 
+inline const std::string kPipeAddress = "\\\\.\\pipe\\proactor-test";
+
+// A connected overlapped pipe pair (server end, client end), message mode
+// as PipeServer makes them unless `byte_mode`.
+inline std::pair<PipeHandlePtr, PipeHandlePtr> MakePipePair(EventLoop& loop,
+                                                            bool byte_mode = false,
+                                                            DWORD buffer = 4096) {
+  std::basic_string<WCHAR> name = Widen(kPipeAddress);
+  DWORD mode = byte_mode ? PIPE_TYPE_BYTE | PIPE_READMODE_BYTE
+                         : PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE;
+  HANDLE s = CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                              mode | PIPE_WAIT, PIPE_UNLIMITED_INSTANCES, buffer, buffer, 0,
+                              nullptr);
+  HANDLE c = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                         FILE_FLAG_OVERLAPPED, nullptr);
+  return {std::make_shared<PipeHandle>(loop, s), std::make_shared<PipeHandle>(loop, c)};
+}
+
 // A run that must end cleanly: finished, nothing reported, nothing left.
 inline void CheckClean(const LoopRun& run) {
   CHECK_MESSAGE(run.result.outcome == Outcome::kFinished, run.result.message);
