@@ -268,11 +268,12 @@ FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbyte
   });
 }
 
-FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn, char* buf, DWORD size) {
+FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn,
+                                        std::shared_ptr<std::string> buf) {
   RegisterWithIocp(conn);
   auto ov = std::make_shared<Overlapped>(loop_);
   try {
-    ov->ReadFileInto(conn->fileno(), buf, size);
+    ov->ReadFileInto(conn->fileno(), std::move(buf));
   } catch (const BrokenPipeError&) {
     return Result<DWORD>(0);
   }

@@ -116,11 +116,12 @@ void Overlapped::ReadFile(HANDLE handle, DWORD size) {
   }
 }
 
-void Overlapped::ReadFileInto(HANDLE handle, char* buffer, DWORD size) {
-  into_ = buffer;
+void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<std::string> buffer) {
+  into_ = std::move(buffer);
   Started(handle, Type::kReadInto);
   DWORD nread = 0;
-  BOOL ok = ::ReadFile(handle, buffer, size, &nread, &overlapped_);
+  BOOL ok = ::ReadFile(handle, into_->data(), static_cast<DWORD>(into_->size()), &nread,
+                       &overlapped_);
   error_ = ok ? ERROR_SUCCESS : GetLastError();
   switch (error_) {
     case ERROR_BROKEN_PIPE:

@@ -18,6 +18,7 @@
 #define IOCPSIM_PROACTOR_OVERLAPPED_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "sim/win32.h"
@@ -60,7 +61,9 @@ class Overlapped {
   // ERROR_BROKEN_PIPE (marking the overlapped completed), OSError on any
   // other synchronous failure.
   void ReadFile(HANDLE handle, DWORD size);
-  void ReadFileInto(HANDLE handle, char* buffer, DWORD size);
+  // Overlapped.ReadFileInto(): the buffer is shared, as the Py_buffer is
+  // held by the Overlapped: it outlives whoever issued the read.
+  void ReadFileInto(HANDLE handle, std::shared_ptr<std::string> buffer);
   void WriteFile(HANDLE handle, std::string data);
   // Overlapped.ConnectNamedPipe(): true if a client was already connected
   // (ERROR_PIPE_CONNECTED: no packet will come), false if pending.
@@ -82,7 +85,7 @@ class Overlapped {
   Type type_ = Type::kNone;
   DWORD error_ = 0;
   std::string buffer_;         // ReadFile's result, or WriteFile's copy
-  char* into_ = nullptr;       // ReadFileInto's buffer (the caller's)
+  std::shared_ptr<std::string> into_;  // ReadFileInto's buffer, shared
 };
 
 }  // namespace iocpsim::proactor

@@ -11,6 +11,7 @@
 
 #include "proactor/event_loop.h"
 #include "proactor/iocp_proactor.h"
+#include "proactor/transports.h"
 #include "sim/choice.h"
 #include "sim/sim.h"
 
@@ -64,6 +65,45 @@ inline std::pair<PipeHandlePtr, PipeHandlePtr> MakePipePair(EventLoop& loop,
   HANDLE c = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
                          FILE_FLAG_OVERLAPPED, nullptr);
   return {std::make_shared<PipeHandle>(loop, s), std::make_shared<PipeHandle>(loop, c)};
+}
+
+// Records every protocol callback, in order: "made", "data:<bytes>",
+// "eof", "lost" or "lost:<exception>", "pause", "resume".
+struct Recorder : Protocol {
+  std::vector<std::string> events;
+  std::string data;
+  PipeTransportPtr transport;
+  bool keep_open_on_eof = false;
+  bool echo = false;
+  void ConnectionMade(const PipeTransportPtr& t) override {
+    events.push_back("made");
+    transport = t;
+  }
+  void DataReceived(const std::string& d) override {
+    events.push_back("data:" + d);
+    data += d;
+    if (echo) transport->Write(d);
+  }
+  bool EofReceived() override {
+    events.push_back("eof");
+    return keep_open_on_eof;
+  }
+  void ConnectionLost(std::exception_ptr exc) override {
+    events.push_back(exc ? "lost:" + Describe(exc) : "lost");
+    transport.reset();
+  }
+  void PauseWriting() override { events.push_back("pause"); }
+  void ResumeWriting() override { events.push_back("resume"); }
+  bool Lost() const { return !events.empty() && events.back().rfind("lost", 0) == 0; }
+};
+
+// Runs the loop until `done()` or `seconds` of virtual time pass.
+inline void RunUntil(EventLoop& loop, std::function<bool()> done, double seconds = 5) {
+  double deadline = loop.Time() + seconds;
+  while (!done() && loop.Time() < deadline) {
+    loop.CallLater(0.001, [&loop] { loop.Stop(); });
+    loop.RunForever();
+  }
 }
 
 // A run that must end cleanly: finished, nothing reported, nothing left.

@@ -1,0 +1,355 @@
+#include "proactor/transports.h"
+
+#include <stdexcept>
+
+#include "proactor/iocp_proactor.h"
+
+namespace iocpsim::proactor {
+
+namespace {
+
+template <class E>
+bool Is(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+PipeTransport::PipeTransport(EventLoop& loop, PipeHandlePtr pipe, ProtocolPtr protocol, Kind kind,
+                             std::map<std::string, std::string> extra)
+    : loop_(loop),
+      sock_(std::move(pipe)),
+      protocol_(std::move(protocol)),
+      kind_(kind),
+      extra_(std::move(extra)),
+      origin_(Origin::Here(loop)) {}
+
+PipeTransportPtr PipeTransport::Make(EventLoop& loop, PipeHandlePtr pipe, ProtocolPtr protocol,
+                                     Kind kind, FuturePtr<Void> waiter,
+                                     std::map<std::string, std::string> extra) {
+  PipeTransportPtr t(
+      new PipeTransport(loop, std::move(pipe), std::move(protocol), kind, std::move(extra)));
+  t->Start(std::move(waiter));
+  return t;
+}
+
+void PipeTransport::Start(FuturePtr<Void> waiter) {
+  // _ProactorBasePipeTransport.__init__
+  PipeTransportPtr self = shared_from_this();
+  loop_.CallSoon([self, p = protocol_] { p->ConnectionMade(self); });
+  if (waiter != nullptr) {
+    // Only wake up the waiter once connection_made() has been called.
+    loop_.CallSoon([waiter] {
+      if (!waiter->done()) waiter->SetResult(Void{});
+    });
+  }
+  if (kind_ == Kind::kRead || kind_ == Kind::kDuplex) {
+    // _ProactorReadPipeTransport.__init__
+    data_ = std::make_shared<std::string>(kReadBufferSize, '\0');
+    loop_.CallSoon([self] { self->LoopReading(nullptr); });
+    paused_ = false;
+  }
+  if (kind_ == Kind::kWrite) {
+    // _ProactorWritePipeTransport.__init__: the reader closing shows up as
+    // the end of a read on the write end.
+    FuturePtr<std::string> f = loop_.proactor().Recv(sock_, 16);
+    read_fut_ = f;
+    f->AddDoneCallback([self](FuturePtr<std::string> f) { self->PipeClosed(f); });
+  }
+}
+
+PipeTransport::~PipeTransport() {
+  if (sock_ != nullptr) {
+    loop_.CallExceptionHandler(
+        {"unclosed transport " + Describe(), nullptr, {{"origin", origin_.Format()}}});
+    sock_->Close();
+  }
+}
+
+std::string PipeTransport::Describe() const {
+  const char* k = kind_ == Kind::kRead ? "ReadPipeTransport"
+                  : kind_ == Kind::kWrite ? "WritePipeTransport" : "DuplexPipeTransport";
+  std::string s = std::string("<_Proactor") + k;
+  if (sock_ == nullptr) return s + " closed>";
+  if (closing_) s += " closing";
+  s += " " + sock_->Describe();
+  if (read_fut_ != nullptr) s += " read=" + read_fut_->Describe();
+  if (write_fut_ != nullptr) s += " write=" + write_fut_->Describe();
+  if (buffer_ && !buffer_->empty()) s += " write_bufsize=" + std::to_string(buffer_->size());
+  return s + ">";
+}
+
+std::string PipeTransport::GetExtraInfo(const std::string& name) const {
+  auto it = extra_.find(name);
+  return it == extra_.end() ? "" : it->second;
+}
+
+// ------------------------------------------------- _ProactorBasePipeTransport
+
+void PipeTransport::Close() {
+  if (closing_) return;
+  closing_ = true;
+  ++conn_lost_;
+  if ((!buffer_ || buffer_->empty()) && write_fut_ == nullptr) {
+    PipeTransportPtr self = shared_from_this();
+    loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+  }
+  if (read_fut_ != nullptr) {
+    read_fut_->Cancel();
+    read_fut_ = nullptr;
+  }
+}
+
+void PipeTransport::FatalError(std::exception_ptr exc, const std::string& message) {
+  // OSErrors are only logged in debug mode; anything else is reported.
+  if (!Is<OSError>(exc)) {
+    loop_.CallExceptionHandler({message, exc, {{"transport", Describe()}}});
+  }
+  ForceClose(exc);
+}
+
+void PipeTransport::ForceClose(std::exception_ptr exc) {
+  if (closing_ && called_connection_lost_) return;
+  closing_ = true;
+  ++conn_lost_;
+  if (write_fut_ != nullptr) {
+    write_fut_->Cancel();
+    write_fut_ = nullptr;
+  }
+  if (read_fut_ != nullptr) {
+    read_fut_->Cancel();
+    read_fut_ = nullptr;
+  }
+  pending_write_ = 0;
+  buffer_.reset();
+  PipeTransportPtr self = shared_from_this();
+  loop_.CallSoon([self, exc] { self->CallConnectionLost(exc); });
+}
+
+void PipeTransport::CallConnectionLost(std::exception_ptr exc) {
+  if (called_connection_lost_) return;
+  struct Finally {
+    PipeTransport* t;
+    ~Finally() {
+      if (t->sock_ != nullptr) t->sock_->Close();
+      t->sock_ = nullptr;
+      t->called_connection_lost_ = true;
+    }
+  } finally{this};
+  protocol_->ConnectionLost(exc);
+}
+
+size_t PipeTransport::GetWriteBufferSize() const {
+  return pending_write_ + (buffer_ ? buffer_->size() : 0);
+}
+
+// ------------------------------------------------- _ProactorReadPipeTransport
+
+void PipeTransport::PauseReading() {
+  if (closing_ || paused_) return;
+  paused_ = true;
+  // bpo-33694: the in-flight read is not cancelled (cancelling it could
+  // drop data that already arrived).
+}
+
+void PipeTransport::ResumeReading() {
+  if (closing_ || !paused_) return;
+  paused_ = false;
+  PipeTransportPtr self = shared_from_this();
+  if (read_fut_ == nullptr) loop_.CallSoon([self] { self->LoopReading(nullptr); });
+  int64_t length = std::exchange(pending_data_length_, -1);
+  if (length > -1) {
+    // After _loop_reading: the protocol may pause reading again.
+    std::string data = data_->substr(0, static_cast<size_t>(length));
+    loop_.CallSoon([self, data, length] { self->DataReceived(data, length); });
+  }
+}
+
+void PipeTransport::EofReceived() {
+  bool keep_open;
+  try {
+    keep_open = protocol_->EofReceived();
+  } catch (const std::exception&) {
+    FatalError(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
+    return;
+  }
+  if (!keep_open) Close();
+}
+
+void PipeTransport::DataReceived(std::string data, int64_t length) {
+  if (paused_) {
+    // No protocol method while paused: delivered on resume_reading().
+    pending_data_length_ = length;
+    return;
+  }
+  if (length == 0) {
+    EofReceived();
+    return;
+  }
+  protocol_->DataReceived(data);
+}
+
+void PipeTransport::LoopReading(std::shared_ptr<FutureBase> fut) {
+  int64_t length = -1;
+  std::string data;
+  PipeTransportPtr self = shared_from_this();
+  try {
+    [&] {
+      if (fut != nullptr) {
+        // assert self._read_fut is fut or (self._read_fut is None and self._closing)
+        read_fut_ = nullptr;
+        if (fut->done()) {
+          length = std::static_pointer_cast<Future<DWORD>>(fut)->Result();
+          if (length == 0) return;  // end of file: no new read
+          data = data_->substr(0, static_cast<size_t>(length));
+        } else {
+          // The future will be replaced by the next recv_into.
+          fut->Cancel();
+        }
+      }
+      // "since close() has been called we ignore any read data" -- but, as
+      // in CPython, data already read is still delivered below.
+      if (closing_) return;
+      if (!paused_) {
+        FuturePtr<DWORD> f = loop_.proactor().RecvInto(sock_, data_);
+        read_fut_ = f;
+        f->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopReading(f); });
+      }
+    }();
+  } catch (const ConnectionAbortedError&) {
+    if (!closing_) FatalError(std::current_exception(), "Fatal read error on pipe transport");
+  } catch (const ConnectionResetError&) {
+    ForceClose(std::current_exception());
+  } catch (const OSError&) {
+    FatalError(std::current_exception(), "Fatal read error on pipe transport");
+  } catch (const CancelledError&) {
+    if (!closing_) throw;
+  }
+  // The `finally:` clause.
+  if (length > -1) DataReceived(std::move(data), length);
+}
+
+// -------------------------------------------- _ProactorBaseWritePipeTransport
+
+void PipeTransport::Write(const std::string& data) {
+  if (kind_ == Kind::kRead) throw std::logic_error("write() on a read pipe transport");
+  if (eof_written_) throw std::runtime_error("write_eof() already called");
+  if (data.empty()) return;
+  if (conn_lost_ > 0) {
+    // "socket.send() raised exception." is logged past the threshold.
+    ++conn_lost_;
+    return;
+  }
+  // IDLE: write_fut_ and buffer_ empty; WRITING: write_fut_ set; BACKED
+  // UP: write_fut_ set and data in buffer_. The data is always copied.
+  if (write_fut_ == nullptr) {
+    LoopWriting(nullptr, data);
+  } else if (!buffer_ || buffer_->empty()) {
+    buffer_ = data;
+    MaybePauseProtocol();
+  } else {
+    buffer_->append(data);
+    MaybePauseProtocol();
+  }
+}
+
+void PipeTransport::LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> data) {
+  try {
+    if (f != nullptr && write_fut_ == nullptr && closing_) {
+      // Most likely _force_close() has been called and dropped write_fut_.
+      return;
+    }
+    // assert f is self._write_fut
+    write_fut_ = nullptr;
+    pending_write_ = 0;
+    if (f != nullptr) f->Result();
+    if (!data) {
+      data = std::move(buffer_);
+      buffer_.reset();
+    }
+    if (!data || data->empty()) {
+      if (closing_) {
+        PipeTransportPtr self = shared_from_this();
+        loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+      }
+      // Last, as it may call back into write().
+      MaybeResumeProtocol();
+    } else {
+      size_t n = data->size();
+      write_fut_ = loop_.proactor().Send(sock_, std::move(*data));
+      PipeTransportPtr self = shared_from_this();
+      if (!write_fut_->done()) {
+        pending_write_ = n;
+        write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopWriting(f, std::nullopt); });
+        MaybePauseProtocol();
+      } else {
+        write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopWriting(f, std::nullopt); });
+      }
+    }
+  } catch (const ConnectionResetError&) {
+    ForceClose(std::current_exception());
+  } catch (const OSError&) {
+    FatalError(std::current_exception(), "Fatal write error on pipe transport");
+  }
+}
+
+void PipeTransport::WriteEof() {
+  if (kind_ != Kind::kWrite) throw std::logic_error("NotImplementedError: write_eof()");
+  Close();
+}
+
+// ---------------------------------------------- _ProactorWritePipeTransport
+
+void PipeTransport::PipeClosed(FuturePtr<std::string> fut) {
+  if (fut->cancelled()) return;  // the transport has been closed
+  // assert fut.result() == b''
+  fut->Result();
+  if (closing_) return;
+  read_fut_ = nullptr;
+  if (write_fut_ != nullptr) {
+    ForceClose(std::make_exception_ptr(BrokenPipeError(ERROR_BROKEN_PIPE, "BrokenPipeError")));
+  } else {
+    Close();
+  }
+}
+
+// ------------------------------------------------------ _FlowControlMixin
+
+void PipeTransport::SetWriteBufferLimits(std::optional<size_t> high, std::optional<size_t> low) {
+  if (!high) high = low ? 4 * *low : 64 * 1024;
+  if (!low) low = *high / 4;
+  if (*high < *low) throw std::invalid_argument("high must be >= low");
+  high_water_ = *high;
+  low_water_ = *low;
+  MaybePauseProtocol();
+}
+
+void PipeTransport::MaybePauseProtocol() {
+  if (GetWriteBufferSize() <= high_water_ || protocol_paused_) return;
+  protocol_paused_ = true;
+  try {
+    protocol_->PauseWriting();
+  } catch (const std::exception&) {
+    loop_.CallExceptionHandler(
+        {"protocol.pause_writing() failed", std::current_exception(), {{"transport", Describe()}}});
+  }
+}
+
+void PipeTransport::MaybeResumeProtocol() {
+  if (!protocol_paused_ || GetWriteBufferSize() > low_water_) return;
+  protocol_paused_ = false;
+  try {
+    protocol_->ResumeWriting();
+  } catch (const std::exception&) {
+    loop_.CallExceptionHandler(
+        {"protocol.resume_writing() failed", std::current_exception(), {{"transport", Describe()}}});
+  }
+}
+
+}  // namespace iocpsim::proactor
