@@ -176,10 +176,10 @@ void WaitHandleFuture::UnregisterWait() {
     }
     // ERROR_IO_PENDING is not an error: the wait is unregistered.
   }
-  std::weak_ptr<FutureBase> weak = weak_from_this();
-  event_fut_ = proactor_->WaitCancel(event_, [weak] {
-    if (auto self = weak.lock()) static_cast<WaitHandleFuture*>(self.get())->UnregisterWaitCallback();
-  });
+  // A bound method in Python: it holds this future until the event fires
+  // (the cycle ends in UnregisterWaitCallback, which drops event_fut_).
+  auto self = std::static_pointer_cast<WaitHandleFuture>(shared_from_this());
+  event_fut_ = proactor_->WaitCancel(event_, [self] { self->UnregisterWaitCallback(); });
 }
 
 // ------------------------------------------------------------ proactor

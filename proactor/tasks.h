@@ -10,6 +10,11 @@
 //   }
 //   int v = loop.RunUntilComplete(Answer(loop));
 //
+// Beware: g++ 12 destroys a lambda temporary that appears in a co_await
+// expression twice when the await suspends (a compiler bug; clang is
+// fine). Bind such a lambda to a named variable before the co_await; the
+// same for a braced initializer list ("array used as initializer").
+//
 // Departure: `co_await SomeCoro()` runs the coroutine as a task of its own
 // (Python runs an awaited coroutine inline, in the same task); cancelling
 // the outer task cancels the inner one, as it would in Python.

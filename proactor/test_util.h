@@ -110,8 +110,10 @@ inline void RunUntil(EventLoop& loop, std::function<bool()> done, double seconds
 inline void CheckClean(const LoopRun& run) {
   CHECK_MESSAGE(run.result.outcome == Outcome::kFinished, run.result.message);
   for (const std::string& r : run.reports) CHECK_MESSAGE(false, "reported: " << r);
-  CHECK(run.result.handles_left.empty());
-  CHECK(run.result.overlapped_owned.empty());
+  for (const LeftHandle& h : run.result.handles_left) CHECK_MESSAGE(false, "left open: " << h.object);
+  for (const OwnedOverlapped& o : run.result.overlapped_owned) {
+    CHECK_MESSAGE(false, "still owned: " << o.what);
+  }
 }
 
 }  // namespace iocpsim::proactor::testing
