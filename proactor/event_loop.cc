@@ -40,6 +40,18 @@ EventLoop::~EventLoop() {
     if (auto t = w.lock()) pending.push_back(std::move(t));
   }
   for (auto& t : pending) t->Collect();
+  std::vector<std::shared_ptr<Collectable>> alive;
+  for (auto& w : resources_) {
+    if (auto r = w.lock()) alive.push_back(std::move(r));
+  }
+  for (auto& r : alive) r->Collect();
+}
+
+void EventLoop::AddResource(const std::shared_ptr<Collectable>& resource) {
+  if (resources_.size() >= 64 && (resources_.size() & (resources_.size() - 1)) == 0) {
+    std::erase_if(resources_, [](const std::weak_ptr<Collectable>& w) { return w.expired(); });
+  }
+  resources_.push_back(resource);
 }
 
 void EventLoop::AddTask(const std::shared_ptr<TaskBase>& task) {

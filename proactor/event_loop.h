@@ -34,6 +34,16 @@ namespace iocpsim::proactor {
 
 class IocpProactor;
 
+// An object that Python's garbage collector would find in a reference
+// cycle when the program drops it (transports, subprocess transports):
+// the loop collects the ones still alive when it is destroyed, which
+// reports them if unclosed (their __del__) and breaks their cycles.
+class Collectable {
+ public:
+  virtual ~Collectable() = default;
+  virtual void Collect() = 0;
+};
+
 // A callback scheduled on the loop (asyncio.Handle / TimerHandle).
 class Handle {
  public:
@@ -111,6 +121,7 @@ class EventLoop {
   uint64_t NextId() { return ++next_id_; }
   // asyncio's _all_tasks (weak).
   void AddTask(const std::shared_ptr<TaskBase>& task);
+  void AddResource(const std::shared_ptr<Collectable>& resource);
 
  private:
   void RunOnce();
@@ -127,6 +138,7 @@ class EventLoop {
   std::priority_queue<HandlePtr, std::vector<HandlePtr>, Later> scheduled_;
   ExceptionHandler handler_;
   std::vector<std::weak_ptr<TaskBase>> tasks_;
+  std::vector<std::weak_ptr<Collectable>> resources_;
   Origin origin_;
   uint64_t seq_ = 0;
   uint64_t step_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <stdexcept>
 
 #include "proactor/errors.h"
@@ -190,8 +191,13 @@ IocpProactor::IocpProactor(EventLoop& loop)
 }
 
 IocpProactor::~IocpProactor() {
-  // IocpProactor.__del__ closes it.
-  if (iocp_ != nullptr) Close();
+  if (iocp_ == nullptr) return;
+  // IocpProactor.__del__ closes it -- but a destructor run by an exception
+  // (the simulation stopping this thread) must not wait for packets that
+  // will never come: the run is over, and the kernel reports what it still
+  // owns.
+  if (std::uncaught_exceptions() > 0) return;
+  Close();
 }
 
 void IocpProactor::CheckClosed() const {

@@ -112,8 +112,8 @@ class SubprocessPipeProto : public Protocol {
     SubprocessTransportPtr proc = std::move(proc_);
     proc->PipeConnectionLost(fd_, exc);
   }
-  void PauseWriting() override { proc_->protocol_->PauseWriting(); }
-  void ResumeWriting() override { proc_->protocol_->ResumeWriting(); }
+  void PauseWriting() override { proc_->Proto()->PauseWriting(); }
+  void ResumeWriting() override { proc_->Proto()->ResumeWriting(); }
   void DataReceived(const std::string& data) override { proc_->PipeDataReceived(fd_, data); }
 
   std::weak_ptr<PipeTransport> pipe;  // weak: the transport holds this protocol
@@ -129,12 +129,25 @@ class SubprocessPipeProto : public Protocol {
 SubprocessTransport::SubprocessTransport(EventLoop& loop, SubprocessProtocolPtr protocol)
     : loop_(loop), protocol_(std::move(protocol)), origin_(Origin::Here(loop)) {}
 
-SubprocessTransport::~SubprocessTransport() {
+SubprocessTransport::~SubprocessTransport() { Collect(); }
+
+void SubprocessTransport::Collect() {
   if (!closed_) {
     loop_.CallExceptionHandler(
         {"unclosed transport " + Describe(), nullptr, {{"origin", origin_.Format()}}});
-    Close();
+    closed_ = true;
+    if (proc_ != nullptr && !returncode_ && !proc_->Poll()) {
+      try {
+        proc_->Kill();
+      } catch (const OSError&) {
+      }
+    }
   }
+  protocol_.reset();
+  pipes_ = {};
+  exit_waiters_.clear();
+  pending_calls_.reset();
+  proc_.reset();
 }
 
 std::string SubprocessTransport::Describe() const {
@@ -150,6 +163,7 @@ SubprocessTransportPtr SubprocessTransport::Make(EventLoop& loop, SubprocessProt
                                                  const std::vector<std::string>& args, Stdio stdio,
                                                  FuturePtr<Void> waiter) {
   SubprocessTransportPtr t(new SubprocessTransport(loop, std::move(protocol)));
+  loop.AddResource(t);
   t->pipes_[0].wanted = stdio.in;
   t->pipes_[1].wanted = stdio.out;
   t->pipes_[2].wanted = stdio.err;
@@ -234,7 +248,7 @@ Coro<Void> SubprocessTransport::ConnectPipes(SubprocessTransportPtr self, Future
       }
       self->pipes_[fd].proto = proto;
     }
-    loop.CallSoon([self, p = self->protocol_] { p->ConnectionMade(self); });
+    loop.CallSoon([self, p = self->Proto()] { p->ConnectionMade(self); });
     for (auto& cb : *self->pending_calls_) loop.CallSoon(std::move(cb));
     self->pending_calls_.reset();
   } catch (...) {
@@ -257,20 +271,29 @@ void SubprocessTransport::Call(std::function<void()> cb) {
   }
 }
 
+const SubprocessProtocolPtr& SubprocessTransport::Proto() const {
+  // After _call_connection_lost, self._protocol is None: Python raises
+  // AttributeError at the first use.
+  if (protocol_ == nullptr) {
+    throw std::runtime_error("AttributeError: 'NoneType' object (the subprocess protocol)");
+  }
+  return protocol_;
+}
+
 void SubprocessTransport::PipeConnectionLost(int fd, std::exception_ptr exc) {
-  Call([p = protocol_, fd, exc] { p->PipeConnectionLost(fd, exc); });
+  Call([p = Proto(), fd, exc] { p->PipeConnectionLost(fd, exc); });
   TryFinish();
 }
 
 void SubprocessTransport::PipeDataReceived(int fd, std::string data) {
-  Call([p = protocol_, fd, data = std::move(data)] { p->PipeDataReceived(fd, data); });
+  Call([p = Proto(), fd, data = std::move(data)] { p->PipeDataReceived(fd, data); });
 }
 
 void SubprocessTransport::ProcessExited(int returncode) {
   if (returncode_) throw std::logic_error("AssertionError: exited twice");
   returncode_ = returncode;
   if (!proc_->returncode) proc_->returncode = returncode;
-  Call([p = protocol_] { p->ProcessExited(); });
+  Call([p = Proto()] { p->ProcessExited(); });
   TryFinish();
   for (auto& w : exit_waiters_) {
     if (!w->cancelled()) w->SetResult(returncode);
@@ -288,15 +311,19 @@ Coro<int> SubprocessTransport::Wait() {
 void SubprocessTransport::TryFinish() {
   if (finished_) throw std::logic_error("AssertionError: _try_finish after finishing");
   if (!returncode_) return;
+  // Quirk subprocess-finish-order (Tulip issue 103, fixed by 1b9763d0):
+  // the old transport knew only the pipes connected so far, so a child
+  // that exited while _post_init was still connecting them looked
+  // finished, and connection_lost was scheduled with call_soon -- ahead of
+  // connection_made and of the calls still buffered in _pending_calls.
+  bool old = loop_.profile().Has(Quirk::kSubprocessFinishOrder);
   for (const PipeSlot& slot : pipes_) {
-    if (!slot.wanted) continue;
+    if (!slot.wanted || (old && slot.proto == nullptr)) continue;
     if (slot.proto == nullptr || !slot.proto->disconnected) return;
   }
   finished_ = true;
   SubprocessTransportPtr self = shared_from_this();
-  if (loop_.profile().Has(Quirk::kSubprocessFinishOrder)) {
-    // Before 1b9763d0: call_soon, which can overtake connection_made and
-    // the calls still buffered in _pending_calls.
+  if (old) {
     loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
     return;
   }

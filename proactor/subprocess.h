@@ -76,9 +76,13 @@ class Popen {
   DWORD pid_ = 0;
 };
 
-class SubprocessTransport : public std::enable_shared_from_this<SubprocessTransport> {
+class SubprocessTransport : public std::enable_shared_from_this<SubprocessTransport>,
+                            public Collectable {
  public:
-  ~SubprocessTransport();  // ResourceWarning "unclosed transport"
+  ~SubprocessTransport() override;  // ResourceWarning "unclosed transport"
+  // __del__ (report, close: the child is killed) without scheduling
+  // anything, then the cycles are broken (see Collectable).
+  void Collect() override;
   SubprocessTransport(const SubprocessTransport&) = delete;
   SubprocessTransport& operator=(const SubprocessTransport&) = delete;
 
@@ -112,6 +116,7 @@ class SubprocessTransport : public std::enable_shared_from_this<SubprocessTransp
   void TryFinish();
   void CallConnectionLost(std::exception_ptr exc);
   void CheckProc() const;
+  const SubprocessProtocolPtr& Proto() const;
 
   struct PipeSlot {
     bool wanted = false;

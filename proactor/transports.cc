@@ -35,6 +35,7 @@ PipeTransportPtr PipeTransport::Make(EventLoop& loop, PipeHandlePtr pipe, Protoc
                                      std::map<std::string, std::string> extra) {
   PipeTransportPtr t(
       new PipeTransport(loop, std::move(pipe), std::move(protocol), kind, std::move(extra)));
+  loop.AddResource(t);
   t->Start(std::move(waiter));
   return t;
 }
@@ -64,12 +65,18 @@ void PipeTransport::Start(FuturePtr<Void> waiter) {
   }
 }
 
-PipeTransport::~PipeTransport() {
+PipeTransport::~PipeTransport() { Collect(); }
+
+void PipeTransport::Collect() {
   if (sock_ != nullptr) {
     loop_.CallExceptionHandler(
         {"unclosed transport " + Describe(), nullptr, {{"origin", origin_.Format()}}});
     sock_->Close();
+    sock_ = nullptr;
   }
+  protocol_.reset();
+  read_fut_.reset();
+  write_fut_.reset();
 }
 
 std::string PipeTransport::Describe() const {

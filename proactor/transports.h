@@ -45,7 +45,7 @@ class Protocol {
 };
 using ProtocolPtr = std::shared_ptr<Protocol>;
 
-class PipeTransport : public std::enable_shared_from_this<PipeTransport> {
+class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public Collectable {
  public:
   enum class Kind { kRead, kWrite, kDuplex };
   // LOG_THRESHOLD_FOR_CONNLOST_WRITES
@@ -58,7 +58,9 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport> {
   static PipeTransportPtr Make(EventLoop& loop, PipeHandlePtr pipe, ProtocolPtr protocol, Kind kind,
                                FuturePtr<Void> waiter = nullptr,
                                std::map<std::string, std::string> extra = {});
-  ~PipeTransport();  // ResourceWarning "unclosed transport"
+  ~PipeTransport() override;  // ResourceWarning "unclosed transport"
+  // __del__ and the cycle breaking of a collection (see Collectable).
+  void Collect() override;
   PipeTransport(const PipeTransport&) = delete;
   PipeTransport& operator=(const PipeTransport&) = delete;
 

@@ -118,10 +118,18 @@ void Kernel::ThreadMain(Thread* t) {
   }
   t->state = ThreadState::kDone;
   t->exit_code = code;
-  if (stopping_) t->fiber->FinalSwitchTo(host_);
+  if (stopping_) {
+    // This stack is abandoned, never unwound: free what it holds first.
+    std::string().swap(error);
+    t->fiber->FinalSwitchTo(host_);
+  }
   if (t->on_end) t->on_end();
   Emit(kThreadEndFmt, {t->id, code});
-  if (!error.empty()) Stop(Outcome::kProgramException, absl::StrCat(t->Describe(), " threw: ", error));
+  if (!error.empty()) {
+    // Moved, not copied: this frame never returns, so nothing may stay on it.
+    error = absl::StrCat(t->Describe(), " threw: ", error);
+    Stop(Outcome::kProgramException, std::move(error));
+  }
   Notify(t);
   Process* p = t->process;
   if (t == p->threads.front() && !p->exiting) {
@@ -342,6 +350,7 @@ void Kernel::Stop(Outcome outcome, std::string message) {
     result_.message = std::move(message);
     if (!leftovers_taken_) CollectLeftovers(result_);
   }
+  std::string().swap(message);  // a finished thread's frame is abandoned
   if (self->state == ThreadState::kDone) self->fiber->FinalSwitchTo(host_);
   self->fiber->SwitchTo(host_);
   throw ThreadExit{0};  // resumed by Teardown: unwind this thread
