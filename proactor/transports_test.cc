@@ -198,5 +198,35 @@ TEST_CASE("Closing a peer under a pending read gives EOF on both sides under eve
   }
 }
 
+TEST_CASE("Echo over duplex transports when ready operations may also go pending (choice sync), many seeds") {
+  // pending_when_ready: every read or write that could finish at once may
+  // instead return ERROR_IO_PENDING; the transports take both paths.
+  KernelOptions options;
+  options.pending_when_ready = true;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    CAPTURE(seed);
+    auto a = std::make_shared<Recorder>();
+    auto b = std::make_shared<Recorder>();
+    b->echo = true;
+    PrngSource prng(seed);
+    testing::LoopRun run = testing::RunLoopWith(prng, Profile::Current(), [&](EventLoop& loop) {
+      auto [server, client] = MakePipePair(loop, true, 64);
+      PipeTransport::Make(loop, client, a, PipeTransport::Kind::kDuplex);
+      PipeTransport::Make(loop, server, b, PipeTransport::Kind::kDuplex);
+      RunUntil(loop, [&] { return a->transport != nullptr && b->transport != nullptr; });
+      for (int i = 0; i < 5; ++i) a->transport->Write(std::string(50, static_cast<char>('a' + i)));
+      RunUntil(loop, [&] { return a->data.size() == 250; });
+      a->transport->Close();
+      RunUntil(loop, [&] { return a->Lost() && b->Lost(); });
+    }, options);
+    CheckClean(run);
+    std::string expect;
+    for (int i = 0; i < 5; ++i) expect += std::string(50, static_cast<char>('a' + i));
+    CHECK(a->data == expect);
+    CHECK(b->data == expect);
+    CHECK(b->events.back() == "lost");
+  }
+}
+
 }  // namespace
 }  // namespace iocpsim::proactor
