@@ -112,6 +112,8 @@ class EventLoop {
   void CallExceptionHandler(const ErrorContext& context);
   static void DefaultExceptionHandler(EventLoop& loop, const ErrorContext& context);
 
+  // Debug mode: what CPython logs with logger.debug (an OSError closing a
+  // transport, ...) also reaches the exception handler, with level=debug.
   bool debug() const { return debug_; }
   void set_debug(bool on) { debug_ = on; }
   const Profile& profile() const { return profile_; }

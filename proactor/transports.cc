@@ -114,9 +114,12 @@ void PipeTransport::Close() {
 }
 
 void PipeTransport::FatalError(std::exception_ptr exc, const std::string& message) {
-  // OSErrors are only logged in debug mode; anything else is reported.
+  // OSErrors are only logged, and only in debug mode (logger.debug); anything
+  // else is reported.
   if (!Is<OSError>(exc)) {
     loop_.CallExceptionHandler({message, exc, {{"transport", Describe()}}});
+  } else if (loop_.debug()) {
+    loop_.CallExceptionHandler({message, exc, {{"transport", Describe()}, {"level", "debug"}}});
   }
   ForceClose(exc);
 }

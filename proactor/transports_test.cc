@@ -136,6 +136,24 @@ TEST_CASE("A write pipe transport closes when its reader goes; with a write in f
   }
 }
 
+TEST_CASE("A write error closes the transport; reported only in debug mode, as CPython logs it") {
+  for (bool debug : {false, true}) {
+    CAPTURE(debug);
+    auto w = std::make_shared<Recorder>();
+    testing::LoopRun run = RunLoop([&](EventLoop& loop) {
+      loop.set_debug(debug);
+      auto [server, client] = MakePipePair(loop, true, 64);
+      PipeTransport::Make(loop, client, w, PipeTransport::Kind::kDuplex);
+      RunUntil(loop, [&] { return w->transport != nullptr; });
+      w->transport->Write(std::string(100, 'x'));  // pending: the reader never reads
+      server->Close();                             // ERROR_BROKEN_PIPE for the write
+      RunUntil(loop, [&] { return w->Lost(); });
+    });
+    CHECK(w->events.back().rfind("lost:BrokenPipeError", 0) == 0);
+    CHECK(run.Reported("Fatal write error on pipe transport") == debug);
+  }
+}
+
 TEST_CASE("A read pipe transport: data, then EOF when the writer closes; eof_received may keep it open") {
   for (bool keep : {false, true}) {
     CAPTURE(keep);
