@@ -50,6 +50,17 @@ void ReportCancelFailed(FutureBase& f, std::exception_ptr e) {
 
 // --------------------------------------------------------------- waits
 
+namespace {
+
+void ReportUnregisterFailed(FutureBase& f, DWORD err) {
+  f.loop().CallExceptionHandler(
+      {"Failed to unregister the wait handle",
+       std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
+       {{"future", f.Describe()}}});
+}
+
+}  // namespace
+
 BaseWaitHandleFuture::BaseWaitHandleFuture(EventLoop& loop, std::shared_ptr<Overlapped> ov,
                                            HANDLE handle, HANDLE wait_handle)
     : Future<bool>(loop), ov_(std::move(ov)), handle_(handle), wait_handle_(wait_handle) {}
@@ -69,10 +80,7 @@ void BaseWaitHandleFuture::UnregisterWait() {
   if (!::UnregisterWait(wait_handle)) {
     DWORD err = GetLastError();
     if (err != ERROR_IO_PENDING) {
-      loop().CallExceptionHandler(
-          {"Failed to unregister the wait handle",
-           std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
-           {{"future", Describe()}}});
+      ReportUnregisterFailed(*this, err);
       return;
     }
     // ERROR_IO_PENDING: the callback is running; the unregister is pending.
@@ -169,10 +177,7 @@ void WaitHandleFuture::UnregisterWait() {
   if (!UnregisterWaitEx(wait_handle, event_)) {
     DWORD err = GetLastError();
     if (err != ERROR_IO_PENDING) {
-      loop().CallExceptionHandler(
-          {"Failed to unregister the wait handle",
-           std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
-           {{"future", Describe()}}});
+      ReportUnregisterFailed(*this, err);
       return;
     }
     // ERROR_IO_PENDING is not an error: the wait is unregistered.

@@ -97,35 +97,24 @@ void Overlapped::ReadFile(HANDLE handle, DWORD size) {
   buffer_.assign(size, '\0');
   Started(handle, Type::kRead);
   DWORD nread = 0;
-  BOOL ok = ::ReadFile(handle, buffer_.data(), size, &nread, &overlapped_);
-  error_ = ok ? ERROR_SUCCESS : GetLastError();
-  switch (error_) {
-    case ERROR_BROKEN_PIPE:
-      MarkAsCompleted();
-      // Quirk recv-broken-pipe: before 41063d2a the error was swallowed
-      // and IocpProactor.recv registered an operation no packet completes.
-      if (loop_.profile().Has(Quirk::kRecvBrokenPipe)) return;
-      RaiseWindowsError(error_, "ReadFile");
-    case ERROR_SUCCESS:
-    case ERROR_MORE_DATA:
-    case ERROR_IO_PENDING:
-      return;
-    default:
-      type_ = Type::kNotStarted;
-      RaiseWindowsError(error_, "ReadFile");
-  }
+  FinishRead(::ReadFile(handle, buffer_.data(), size, &nread, &overlapped_));
 }
 
 void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<std::string> buffer) {
   into_ = std::move(buffer);
   Started(handle, Type::kReadInto);
   DWORD nread = 0;
-  BOOL ok = ::ReadFile(handle, into_->data(), static_cast<DWORD>(into_->size()), &nread,
-                       &overlapped_);
+  FinishRead(::ReadFile(handle, into_->data(), static_cast<DWORD>(into_->size()), &nread,
+                        &overlapped_));
+}
+
+void Overlapped::FinishRead(BOOL ok) {
   error_ = ok ? ERROR_SUCCESS : GetLastError();
   switch (error_) {
     case ERROR_BROKEN_PIPE:
       MarkAsCompleted();
+      // Quirk recv-broken-pipe: before 41063d2a the error was swallowed
+      // and IocpProactor.recv registered an operation no packet completes.
       if (loop_.profile().Has(Quirk::kRecvBrokenPipe)) return;
       RaiseWindowsError(error_, "ReadFile");
     case ERROR_SUCCESS:

@@ -79,6 +79,8 @@ class Overlapped {
  private:
   void Started(HANDLE handle, Type type);
   void MarkAsCompleted();
+  // The part of do_ReadFile after the call: synchronous errors.
+  void FinishRead(BOOL ok);
   EventLoop& loop_;
   OVERLAPPED overlapped_{};
   HANDLE handle_ = nullptr;

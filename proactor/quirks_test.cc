@@ -10,10 +10,7 @@
 #include "proactor/test_util.h"
 #include "sim/fiber.h"  // IOCPSIM_ASAN
 
-#ifdef IOCPSIM_ASAN
-#include <sys/wait.h>
-#include <unistd.h>
-#endif
+#include "sim/test_util.h"
 
 namespace iocpsim::proactor {
 namespace {
@@ -83,23 +80,8 @@ void SyncRecv(EventLoop& loop) {
 TEST_CASE("Quirk asyncio-196: a synchronously completed overlapped is freed before its packet is dequeued") {
 #ifdef IOCPSIM_ASAN
   // AddressSanitizer stops the process at the kernel's read: fork.
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    RunLoop(SyncRecv, With(Quirk::kAsyncio196));
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string report;
-  char chunk[4096];
-  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) report.append(chunk, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  std::string report = iocpsim::testing::StderrOfFork(
+      [] { RunLoop(SyncRecv, With(Quirk::kAsyncio196)); });
   CHECK(report.find("heap-use-after-free") != std::string::npos);
   CHECK(report.find("iocpsim: the kernel was checking the OVERLAPPED of a dequeued packet of ov#")
         != std::string::npos);
@@ -145,20 +127,7 @@ TEST_CASE("Quirk serving-pipe-close: a client accepted as the server closes gets
   }
 }
 
-struct Events : SubprocessProtocol {
-  std::vector<std::string> events;
-  SubprocessTransportPtr transport;
-  void ConnectionMade(const SubprocessTransportPtr& t) override {
-    events.push_back("made");
-    transport = t;
-  }
-  void ProcessExited() override { events.push_back("exited"); }
-  void ConnectionLost(std::exception_ptr) override {
-    events.push_back("lost");
-    if (transport != nullptr) transport->Close();
-    transport.reset();
-  }
-};
+using Events = testing::SubprocessEvents;
 
 Coro<Void> ExecAndWait(EventLoop& loop, std::shared_ptr<Events> e, std::vector<std::string> args) {
   SubprocessProtocolFactory factory = [e] { return e; };

@@ -15,39 +15,7 @@ using testing::CheckClean;
 using testing::RunLoop;
 using testing::RunUntil;
 
-// Records the SubprocessProtocol callbacks: "made", "data1:<bytes>",
-// "pipe-lost0", "exited", "lost".
-struct Events : SubprocessProtocol {
-  std::vector<std::string> events;
-  SubprocessTransportPtr transport;
-  void ConnectionMade(const SubprocessTransportPtr& t) override {
-    events.push_back("made");
-    transport = t;
-  }
-  void PipeDataReceived(int fd, const std::string& d) override {
-    events.push_back("data" + std::to_string(fd) + ":" + d);
-  }
-  void PipeConnectionLost(int fd, std::exception_ptr) override {
-    events.push_back("pipe-lost" + std::to_string(fd));
-  }
-  void ProcessExited() override { events.push_back("exited"); }
-  void ConnectionLost(std::exception_ptr) override {
-    events.push_back("lost");
-    transport->Close();  // the user's job, as in Python
-    transport.reset();
-  }
-  size_t Count(const std::string& e) const { return std::count(events.begin(), events.end(), e); }
-  // The SubprocessProtocol grammar: connection_made first, connection_lost
-  // last and once, process_exited once, each pipe lost once.
-  void CheckGrammar() const {
-    REQUIRE_FALSE(events.empty());
-    CHECK(events.front() == "made");
-    CHECK(events.back() == "lost");
-    CHECK(Count("made") == 1);
-    CHECK(Count("lost") == 1);
-    CHECK(Count("exited") == 1);
-  }
-};
+using Events = testing::SubprocessEvents;
 
 Coro<int> ExecAndWait(EventLoop& loop, std::shared_ptr<Events> e, std::vector<std::string> args) {
   SubprocessProtocolFactory factory = [e] { return e; };

@@ -5,12 +5,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "proactor/event_loop.h"
 #include "proactor/iocp_proactor.h"
+#include "proactor/subprocess.h"
 #include "proactor/transports.h"
 #include "sim/choice.h"
 #include "sim/sim.h"
@@ -95,6 +97,41 @@ struct Recorder : Protocol {
   void PauseWriting() override { events.push_back("pause"); }
   void ResumeWriting() override { events.push_back("resume"); }
   bool Lost() const { return !events.empty() && events.back().rfind("lost", 0) == 0; }
+};
+
+// Records the SubprocessProtocol callbacks: "made", "data1:<bytes>",
+// "pipe-lost0", "exited", "lost"; closes the transport at the end, as a
+// user must.
+struct SubprocessEvents : SubprocessProtocol {
+  std::vector<std::string> events;
+  SubprocessTransportPtr transport;
+  void ConnectionMade(const SubprocessTransportPtr& t) override {
+    events.push_back("made");
+    transport = t;
+  }
+  void PipeDataReceived(int fd, const std::string& d) override {
+    events.push_back("data" + std::to_string(fd) + ":" + d);
+  }
+  void PipeConnectionLost(int fd, std::exception_ptr) override {
+    events.push_back("pipe-lost" + std::to_string(fd));
+  }
+  void ProcessExited() override { events.push_back("exited"); }
+  void ConnectionLost(std::exception_ptr) override {
+    events.push_back("lost");
+    if (transport != nullptr) transport->Close();
+    transport.reset();
+  }
+  size_t Count(const std::string& e) const { return std::count(events.begin(), events.end(), e); }
+  // The SubprocessProtocol grammar: connection_made first, connection_lost
+  // last and once, process_exited once.
+  void CheckGrammar() const {
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.front() == "made");
+    CHECK(events.back() == "lost");
+    CHECK(Count("made") == 1);
+    CHECK(Count("lost") == 1);
+    CHECK(Count("exited") == 1);
+  }
 };
 
 // Runs the loop until `done()` or `seconds` of virtual time pass.

@@ -7,12 +7,7 @@
 #include "sim/fiber.h"  // IOCPSIM_ASAN
 #include "sim/test_util.h"
 
-#ifdef IOCPSIM_ASAN
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <string>
-#endif
 
 namespace iocpsim {
 namespace {
@@ -83,15 +78,8 @@ TEST_CASE("An OVERLAPPED reused after a synchronous success, before its packet i
 
 #ifdef IOCPSIM_ASAN
 TEST_CASE("Under AddressSanitizer, a freed OVERLAPPED is a heap-use-after-free whose report names the operation") {
-  // The report ends the process, so the run happens in a fork whose
-  // standard error comes back through a pipe.
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
+  // The report ends the process: the run happens in a fork.
+  std::string report = testing::StderrOfFork([] {
     testing::Run([] {
       testing::PipePair p = testing::MakePipe();
       HANDLE port = NewPort();
@@ -104,16 +92,7 @@ TEST_CASE("Under AddressSanitizer, a freed OVERLAPPED is a heap-use-after-free w
       WriteFile(p.client, "x", 1, &n, nullptr);
       Dequeue(port, INFINITE);
     });
-    _exit(0);  // not reached: ASan stops at the kernel's access
-  }
-  close(fds[1]);
-  std::string report;
-  char chunk[4096];
-  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) report.append(chunk, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK_FALSE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  });
   CHECK(report.find("heap-use-after-free") != std::string::npos);
   CHECK(report.find("iocpsim: the kernel was writing the completion status into the OVERLAPPED "
                     "of ov#1 ReadFile") != std::string::npos);

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <functional>
 #include <string>
 
@@ -32,6 +35,29 @@ inline void RunClean(std::function<void()> body, KernelOptions options = {}) {
   CHECK_MESSAGE(r.outcome == Outcome::kFinished, r.message);
   CHECK(r.handles_left.empty());
   CHECK(r.overlapped_owned.empty());
+}
+
+// Runs `body` in a forked process and returns what it wrote to standard
+// error: for AddressSanitizer reports, which end the process.
+inline std::string StderrOfFork(const std::function<void()>& body) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    body();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char chunk[4096];
+  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) report.append(chunk, n);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return report;
 }
 
 inline constexpr const char16_t* kPipeName = u"\\\\.\\pipe\\iocpsim-test";
