@@ -482,7 +482,9 @@ std::vector<std::string> IocpProactor::DescribeCache() const {
   for (const auto& [address, e] : cache_) entries.push_back(&e);
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
   std::vector<std::string> out;
-  for (const Entry* e : entries) out.push_back(e->f->Describe());
+  for (const Entry* e : entries) {
+    out.push_back(std::string(e->ov->TypeName()) + " " + e->f->Describe());
+  }
   return out;
 }
 

@@ -160,7 +160,8 @@ class IocpProactor {
   void Close();
   bool closed() const { return iocp_ == nullptr; }
 
-  // For oracles and tests: the operations still in the cache.
+  // For oracles and tests: the operations still in the cache, in
+  // registration order ("ReadFile OverlappedFuture#12 finished").
   size_t cache_size() const { return cache_.size(); }
   std::vector<std::string> DescribeCache() const;
   HANDLE iocp() const { return iocp_; }

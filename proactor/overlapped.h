@@ -45,6 +45,8 @@ class Overlapped {
   HANDLE event() const { return overlapped_.hEvent; }
   DWORD error() const { return error_; }
   Type type() const { return type_; }
+  // "ReadFile", "WriteFile", "ConnectNamedPipe", "wait", ...
+  const char* TypeName() const;
   // Overlapped.pending: started, and the status block still says pending.
   bool pending() const;
 
@@ -79,6 +81,7 @@ class Overlapped {
  private:
   void Started(HANDLE handle, Type type);
   void MarkAsCompleted();
+  void DeallocCheck();
   // The part of do_ReadFile after the call: synchronous errors.
   void FinishRead(BOOL ok);
   EventLoop& loop_;

@@ -1,0 +1,124 @@
+#include "scenarios/scenario.h"
+
+#include "proactor/iocp_proactor.h"
+
+namespace iocpsim::scenarios {
+
+// ------------------------------------------------------------ Protocol
+
+void CheckedProtocol::Violation(const std::string& what) {
+  oracles_.Order(what, name_ + ": " + what);
+}
+
+void CheckedProtocol::ConnectionMade(const proactor::PipeTransportPtr& t) {
+  if (lost) Violation("connection_made-after-connection_lost");
+  if (made) Violation("connection_made-twice");
+  made = true;
+  transport = t;
+}
+
+void CheckedProtocol::DataReceived(const std::string& data) {
+  if (!made) Violation("data_received-before-connection_made");
+  if (eof) Violation("data_received-after-eof_received");
+  if (lost) Violation("data_received-after-connection_lost");
+  received += data;
+  if (echo_ && transport != nullptr) transport->Write(data);
+}
+
+bool CheckedProtocol::EofReceived() {
+  if (!made) Violation("eof_received-before-connection_made");
+  if (eof) Violation("eof_received-twice");
+  if (lost) Violation("eof_received-after-connection_lost");
+  eof = true;
+  return false;
+}
+
+void CheckedProtocol::ConnectionLost(std::exception_ptr exc) {
+  if (!made) Violation("connection_lost-before-connection_made");
+  if (lost) Violation("connection_lost-twice");
+  lost = true;
+  lost_exc = exc;
+  transport.reset();
+}
+
+// ------------------------------------------------- SubprocessProtocol
+
+void CheckedSubprocessProtocol::Violation(const std::string& what) {
+  oracles_.Order(what, "subprocess protocol: " + what);
+}
+
+void CheckedSubprocessProtocol::ConnectionMade(const proactor::SubprocessTransportPtr& t) {
+  if (lost) Violation("connection_made-after-connection_lost");
+  if (made) Violation("connection_made-twice");
+  made = true;
+  transport = t;
+}
+
+void CheckedSubprocessProtocol::PipeDataReceived(int fd, const std::string& data) {
+  if (!made) Violation("pipe_data_received-before-connection_made");
+  if (lost) Violation("pipe_data_received-after-connection_lost");
+  out[fd] += data;
+}
+
+void CheckedSubprocessProtocol::PipeConnectionLost(int fd, std::exception_ptr) {
+  if (!made) Violation("pipe_connection_lost-before-connection_made");
+  if (lost) Violation("pipe_connection_lost-after-connection_lost");
+}
+
+void CheckedSubprocessProtocol::ProcessExited() {
+  if (!made) Violation("process_exited-before-connection_made");
+  if (exited) Violation("process_exited-twice");
+  if (lost) Violation("process_exited-after-connection_lost");
+  exited = true;
+}
+
+void CheckedSubprocessProtocol::ConnectionLost(std::exception_ptr) {
+  if (!made) Violation("connection_lost-before-connection_made");
+  if (lost) Violation("connection_lost-twice");
+  lost = true;
+  if (transport != nullptr) transport->Close();
+  transport.reset();
+}
+
+void CheckDelivered(Oracles& oracles, const std::string& stream, const std::string& written,
+                    const std::string& received) {
+  if (written == received) return;
+  oracles.DataLoss(stream, stream + ": wrote " + std::to_string(written.size()) +
+                               " bytes, the other side received " +
+                               std::to_string(received.size()));
+}
+
+proactor::Coro<proactor::Void> WaitUntil(proactor::EventLoop& loop, std::function<bool()> done,
+                                         double timeout) {
+  double deadline = loop.Time() + timeout;
+  while (!done() && loop.Time() < deadline) co_await proactor::Sleep(loop, 0.001);
+}
+
+// ------------------------------------------------------------- running
+
+ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
+                           ChoiceSource& source, RunOptions options) {
+  KernelOptions k;
+  k.deadline_ms = s.deadline_ms;
+  k.keep_trace = options.trace;
+  Oracles oracles;
+  ScenarioResult result;
+  result.run = RunSimulation(k, source, [&] {
+    proactor::EventLoop loop(profile);
+    loop.SetExceptionHandler(oracles.Handler());
+    Context ctx(loop, oracles);
+    try {
+      s.run(ctx);
+      if (!loop.IsClosed()) loop.Close();
+    } catch (const std::exception& e) {
+      oracles.OnScenarioException(e.what());
+      if (!loop.IsClosed() && !loop.IsRunning()) loop.Close();
+    }
+  });
+  oracles.OnKernelResult(result.run);
+  result.verdict = oracles.Verdict();
+  result.findings = oracles.findings();
+  return result;
+}
+
+}  // namespace iocpsim::scenarios

@@ -1,0 +1,130 @@
+// Scenarios: programs on the proactor that aim at a race, with the checks
+// they add. Each lives in a file of its own and is listed in one table
+// (registry.cc). Parameters come from the choice stream (kind `param`), so
+// one scenario covers a family.
+//
+//   const Scenario* s = FindScenario("recv-broken-pipe");
+//   ScenarioResult r = RunScenario(*s, *Profile::Named("cpython-3.4.2"), source);
+//   // r.verdict.verdict == Verdict::kHang
+#ifndef IOCPSIM_SCENARIOS_SCENARIO_H_
+#define IOCPSIM_SCENARIOS_SCENARIO_H_
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proactor/event_loop.h"
+#include "proactor/profile.h"
+#include "proactor/subprocess.h"
+#include "proactor/transports.h"
+#include "scenarios/oracles.h"
+#include "sim/choice.h"
+#include "sim/sim.h"
+
+namespace iocpsim::scenarios {
+
+class Context;
+
+struct Scenario {
+  const char* name;
+  // Which race it targets, and how (a paragraph).
+  const char* description;
+  std::vector<const char*> bugs;  // BUGS.md ids it exposes (with their quirks)
+  const char* profile;            // the profile it needs to show them
+  int64_t deadline_ms;            // virtual
+  const char* checks;             // the checks it adds to the standard oracles
+  std::function<void(Context&)> run;
+};
+
+const std::vector<Scenario>& AllScenarios();
+const Scenario* FindScenario(const std::string& name);
+
+// What a scenario body gets: the loop, the oracles, and its parameters.
+class Context {
+ public:
+  Context(proactor::EventLoop& loop, Oracles& oracles) : loop(loop), oracles(oracles) {}
+  // A parameter in [0, n): option 0 is the canonical (smallest) value.
+  uint32_t Param(const char* label, uint32_t n) { return Choose(ChoiceKind::kParam, n, label); }
+  // A name for the next checked object of a kind: "client1", "server2".
+  std::string Name(const char* kind) { return kind + std::to_string(++names_); }
+
+  proactor::EventLoop& loop;
+  Oracles& oracles;
+
+ private:
+  int names_ = 0;
+};
+
+// A Protocol that checks its own grammar (`order`): connection_made first
+// and once, data and EOF only while connected, connection_lost once and
+// last. It counts what it received (for `data-loss`) and may echo.
+class CheckedProtocol : public proactor::Protocol {
+ public:
+  CheckedProtocol(Context& ctx, std::string name, bool echo = false)
+      : oracles_(ctx.oracles), name_(std::move(name)), echo_(echo) {}
+  void ConnectionMade(const proactor::PipeTransportPtr& t) override;
+  void DataReceived(const std::string& data) override;
+  bool EofReceived() override;
+  void ConnectionLost(std::exception_ptr exc) override;
+
+  proactor::PipeTransportPtr transport;
+  std::string received;
+  bool made = false, eof = false, lost = false;
+  std::exception_ptr lost_exc;
+
+ private:
+  void Violation(const std::string& what);
+  Oracles& oracles_;
+  std::string name_;
+  bool echo_;
+};
+
+// The SubprocessProtocol grammar: connection_made first and once; pipe
+// events and process_exited (at most once) in between; connection_lost
+// once and last. Closes its transport at the end, as a user must.
+class CheckedSubprocessProtocol : public proactor::SubprocessProtocol {
+ public:
+  explicit CheckedSubprocessProtocol(Context& ctx) : oracles_(ctx.oracles) {}
+  void ConnectionMade(const proactor::SubprocessTransportPtr& t) override;
+  void PipeDataReceived(int fd, const std::string& data) override;
+  void PipeConnectionLost(int fd, std::exception_ptr exc) override;
+  void ProcessExited() override;
+  void ConnectionLost(std::exception_ptr exc) override;
+
+  proactor::SubprocessTransportPtr transport;
+  std::string out[3];
+  bool made = false, exited = false, lost = false;
+
+ private:
+  void Violation(const std::string& what);
+  Oracles& oracles_;
+};
+
+// Sleeps (virtual time) until `done()` holds or `timeout` seconds pass.
+proactor::Coro<proactor::Void> WaitUntil(proactor::EventLoop& loop, std::function<bool()> done,
+                                         double timeout);
+
+// `data-loss`: what one side wrote against what the other received, for a
+// stream that ended gracefully (not aborted, no error).
+void CheckDelivered(Oracles& oracles, const std::string& stream, const std::string& written,
+                    const std::string& received);
+
+struct ScenarioResult {
+  Finding verdict;
+  std::vector<Finding> findings;
+  RunResult run;
+};
+
+struct RunOptions {
+  bool trace = false;
+};
+
+ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
+                           ChoiceSource& source, RunOptions options = {});
+
+}  // namespace iocpsim::scenarios
+
+#endif  // IOCPSIM_SCENARIOS_SCENARIO_H_
