@@ -42,6 +42,12 @@ class ConnectionAbortedError : public OSError {
 // (PyErr_SetFromWindowsErr).
 [[noreturn]] void RaiseWindowsError(DWORD error, const char* call = nullptr);
 
+// Python's ValueError, e.g. "I/O operation on closed pipe".
+class ValueError : public std::invalid_argument {
+ public:
+  explicit ValueError(const std::string& what) : std::invalid_argument("ValueError: " + what) {}
+};
+
 class CancelledError : public std::runtime_error {
  public:
   CancelledError() : std::runtime_error("CancelledError") {}

@@ -22,7 +22,7 @@ PipeHandle::~PipeHandle() {
 }
 
 HANDLE PipeHandle::fileno() const {
-  if (handle_ == nullptr) throw std::invalid_argument("I/O operation on closed pipe");
+  if (handle_ == nullptr) throw ValueError("I/O operation on closed pipe");
   return handle_;
 }
 

@@ -12,9 +12,8 @@ Coro<Void> Main(Context& ctx) {
   SubprocessProtocolFactory factory = [p] { return p; };
   std::vector<std::string> args = {"sleep-then-exit", "100000"};
   auto task = loop.CreateTask(SubprocessExec(loop, factory, args));
-  uint32_t steps = ctx.Param("cancel after: 0 | 1 | 2 loop steps", 3);
-  std::function<void()> cancel;
-  cancel = [&, steps_left = steps]() mutable {
+  uint32_t steps_left = ctx.Param("cancel after: 0 | 1 | 2 loop steps", 3);
+  std::function<void()> cancel = [&] {
     if (steps_left-- == 0) {
       task->Cancel();
     } else {
