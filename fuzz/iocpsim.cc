@@ -3,9 +3,13 @@
 //   iocpsim list
 //   iocpsim run SCENARIO [--profile P] [--quirk Q ...] [--seed N | --input FILE]
 //                        [--trace] [--json]
+//   iocpsim sweep SCENARIO [--profile P] [--quirk Q ...] [--seeds N]
+//       (seeds 1..N: each signature's count and first seed, and runs/s)
 //
 // Exit status: 0 when the verdict is ok, 1 for a finding, 2 for a usage or
 // input error (a one-line message naming the flag, file or valid names).
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -83,59 +87,118 @@ int List() {
   return 0;
 }
 
-int Run(const std::vector<std::string>& args) {
-  if (args.empty()) return Usage("run: which scenario? (" + ScenarioNames() + ")");
-  const Scenario* s = scenarios::FindScenario(args[0]);
-  if (s == nullptr) {
+struct Args {
+  const Scenario* scenario = nullptr;
+  std::optional<Profile> profile;
+  std::optional<uint64_t> seed;
+  std::optional<std::string> input;
+  uint64_t seeds = 1000;
+  bool trace = false, json = false;
+};
+
+// Parses `SCENARIO [flags]`; returns an exit status (2) on bad input.
+std::optional<int> Parse(const std::vector<std::string>& args, bool sweep, Args& out) {
+  if (args.empty()) return Usage("which scenario? (" + ScenarioNames() + ")");
+  out.scenario = scenarios::FindScenario(args[0]);
+  if (out.scenario == nullptr) {
     return Usage("unknown scenario '" + args[0] + "' (scenarios: " + ScenarioNames() + ")");
   }
   std::string profile_name = "current";
   std::vector<Quirk> quirks;
-  std::optional<uint64_t> seed;
-  std::optional<std::string> input;
-  bool trace = false, json = false;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&](const char* flag) -> std::optional<std::string> {
+    auto value = [&]() -> std::optional<std::string> {
       if (i + 1 >= args.size()) return std::nullopt;
-      (void)flag;
       return args[++i];
     };
+    auto number = [&](std::optional<std::string> v) -> std::optional<uint64_t> {
+      if (!v || v->empty() || v->find_first_not_of("0123456789") != std::string::npos) {
+        return std::nullopt;
+      }
+      return std::strtoull(v->c_str(), nullptr, 10);
+    };
     if (a == "--profile") {
-      auto v = value("--profile");
+      auto v = value();
       if (!v) return Usage("--profile needs a value (" + Join(Profile::Names(), ", ") + ")");
       profile_name = *v;
     } else if (a == "--quirk") {
-      auto v = value("--quirk");
+      auto v = value();
       if (!v) return Usage("--quirk needs a value (" + QuirkNames() + ")");
       std::optional<Quirk> q = proactor::QuirkFromId(*v);
       if (!q) return Usage("unknown quirk '" + *v + "' (quirks: " + QuirkNames() + ")");
       quirks.push_back(*q);
-    } else if (a == "--seed") {
-      auto v = value("--seed");
-      char* end = nullptr;
-      if (!v || v->empty() || (seed = std::strtoull(v->c_str(), &end, 10), *end != '\0')) {
-        return Usage("--seed needs a non-negative integer");
-      }
-    } else if (a == "--input") {
-      auto v = value("--input");
-      if (!v) return Usage("--input needs a file");
-      input = *v;
-    } else if (a == "--trace") {
-      trace = true;
-    } else if (a == "--json") {
-      json = true;
+    } else if (a == "--seed" && !sweep) {
+      out.seed = number(value());
+      if (!out.seed) return Usage("--seed needs a non-negative integer");
+    } else if (a == "--seeds" && sweep) {
+      auto n = number(value());
+      if (!n || *n == 0) return Usage("--seeds needs a positive integer");
+      out.seeds = *n;
+    } else if (a == "--input" && !sweep) {
+      out.input = value();
+      if (!out.input) return Usage("--input needs a file");
+    } else if (a == "--trace" && !sweep) {
+      out.trace = true;
+    } else if (a == "--json" && !sweep) {
+      out.json = true;
     } else {
-      return Usage("unknown flag '" + a + "' (flags: --profile --quirk --seed --input --trace --json)");
+      return Usage("unknown flag '" + a + "' (flags: " +
+                   (sweep ? "--profile --quirk --seeds" : "--profile --quirk --seed --input --trace --json") +
+                   ")");
     }
   }
-  if (seed && input) return Usage("--seed and --input exclude each other");
-  std::optional<Profile> profile = Profile::Named(profile_name);
-  if (!profile) {
+  if (out.seed && out.input) return Usage("--seed and --input exclude each other");
+  out.profile = Profile::Named(profile_name);
+  if (!out.profile) {
     return Usage("unknown profile '" + profile_name + "' (profiles: " +
                  Join(Profile::Names(), ", ") + ")");
   }
-  for (Quirk q : quirks) profile->With(q);
+  for (Quirk q : quirks) out.profile->With(q);
+  return std::nullopt;
+}
+
+// Seeds 1..N: how often each signature came, and its first seed.
+int Sweep(const std::vector<std::string>& raw) {
+  Args args;
+  if (auto status = Parse(raw, true, args)) return *status;
+  struct Row {
+    std::string signature;
+    uint64_t count = 0, first = 0;
+  };
+  std::vector<Row> rows;
+  auto start = std::chrono::steady_clock::now();  // for the runs/s figure only
+  for (uint64_t seed = 1; seed <= args.seeds; ++seed) {
+    PrngSource source(seed);
+    scenarios::ScenarioResult r = scenarios::RunScenario(*args.scenario, *args.profile, source);
+    std::string sig = r.verdict.verdict == scenarios::Verdict::kOk ? "ok" : r.verdict.signature;
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.signature == sig; });
+    if (it == rows.end()) {
+      rows.push_back({sig, 1, seed});
+    } else {
+      ++it->count;
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("scenario %s  profile %s  seeds 1..%llu  %.0f runs/s\n", args.scenario->name,
+              args.profile->Describe().c_str(), static_cast<unsigned long long>(args.seeds),
+              args.seeds / secs);
+  bool found = false;
+  for (const Row& r : rows) {
+    std::printf("%8llu  first seed %-8llu %s\n", static_cast<unsigned long long>(r.count),
+                static_cast<unsigned long long>(r.first), r.signature.c_str());
+    found = found || r.signature != "ok";
+  }
+  return found ? 1 : 0;
+}
+
+int Run(const std::vector<std::string>& raw) {
+  Args args;
+  if (auto status = Parse(raw, false, args)) return *status;
+  const Scenario* s = args.scenario;
+  std::optional<Profile>& profile = args.profile;
+  std::optional<uint64_t> seed = args.seed;
+  std::optional<std::string> input = args.input;
+  bool trace = args.trace, json = args.json;
 
   std::vector<uint8_t> bytes;
   std::unique_ptr<ChoiceSource> source;
@@ -182,9 +245,23 @@ int Run(const std::vector<std::string>& args) {
                 source_name.c_str());
     std::printf("verdict %s%s%s\n", verdict, r.verdict.signature.empty() ? "" : "  signature ",
                 r.verdict.signature.c_str());
-    if (!r.verdict.detail.empty()) std::printf("  %s\n", r.verdict.detail.c_str());
+    if (!r.verdict.detail.empty()) {
+      std::string first = r.verdict.detail.substr(0, r.verdict.detail.find('\n'));
+      std::printf("  %s\n", first.c_str());
+    }
+    // The others, in order of first appearance, repeats counted.
+    std::vector<std::pair<std::string, int>> others;
     for (size_t i = 1; i < r.findings.size(); ++i) {
-      std::printf("  also: %s\n", r.findings[i].signature.c_str());
+      auto it = std::find_if(others.begin(), others.end(),
+                             [&](const auto& o) { return o.first == r.findings[i].signature; });
+      if (it == others.end()) {
+        others.push_back({r.findings[i].signature, 1});
+      } else {
+        ++it->second;
+      }
+    }
+    for (const auto& [sig, n] : others) {
+      std::printf("  also: %s%s\n", sig.c_str(), n > 1 ? (" (x" + std::to_string(n) + ")").c_str() : "");
     }
     std::printf("digest %s  choices %llu  steps %llu  virtual time %.3fs\n", digest,
                 static_cast<unsigned long long>(r.run.choices),
@@ -198,11 +275,14 @@ int Run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return iocpsim::Usage("usage: iocpsim list | run SCENARIO [flags]");
+  if (args.empty()) {
+    return iocpsim::Usage("usage: iocpsim list | run SCENARIO [flags] | sweep SCENARIO [flags]");
+  }
   if (args[0] == "list") {
     if (args.size() > 1) return iocpsim::Usage("list takes no arguments");
     return iocpsim::List();
   }
   if (args[0] == "run") return iocpsim::Run({args.begin() + 1, args.end()});
-  return iocpsim::Usage("unknown command '" + args[0] + "' (commands: list, run)");
+  if (args[0] == "sweep") return iocpsim::Sweep({args.begin() + 1, args.end()});
+  return iocpsim::Usage("unknown command '" + args[0] + "' (commands: list, run, sweep)");
 }

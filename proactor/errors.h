@@ -55,7 +55,8 @@ class CancelledError : public std::runtime_error {
 
 class InvalidStateError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit InvalidStateError(const std::string& what)
+      : std::runtime_error("InvalidStateError: " + what) {}
 };
 
 class TimeoutError : public std::runtime_error {

@@ -55,11 +55,7 @@ std::string TransportKind(const std::string& message) {
   return "transport";
 }
 
-std::string Detail(const proactor::ErrorContext& c) {
-  std::string d = c.Format();
-  size_t nl = d.find('\n');
-  return nl == std::string::npos ? d : d.substr(0, nl);
-}
+std::string Detail(const proactor::ErrorContext& c) { return c.Format(); }
 
 // The first word of an exception's description: "BrokenPipeError", ...
 std::string ExceptionKind(const proactor::ErrorContext& c) {

@@ -44,7 +44,8 @@ const char* VerdictName(Verdict v);
 struct Finding {
   Verdict verdict = Verdict::kOk;
   std::string signature;  // "hang:ReadFile:finished", "order:connection_lost-before-connection_made"
-  std::string detail;     // one line, for people: may name ids and times
+  std::string detail;     // for people: may name ids and times; its first line says it
+                          // all, the next ones are where a leaked object was created
 };
 
 class Oracles {

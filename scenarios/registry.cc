@@ -15,12 +15,14 @@ extern const Scenario kSubprocessEarlyExit;
 extern const Scenario kSubprocessCancelStart;
 extern const Scenario kSubprocessOutput;
 extern const Scenario kCloseAllPending;
+extern const Scenario kWaitStorm;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
       kCanary,          kEchoServer,          kRecvBrokenPipe,         kAcceptPipeConnected,
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
+      kWaitStorm,
   };
   return all;
 }

@@ -148,9 +148,10 @@ TEST_CASE("Clean with today's proactor: subprocess-early-exit") { CleanSweep("su
 TEST_CASE("Clean with today's proactor: subprocess-cancel-start") { CleanSweep("subprocess-cancel-start"); }
 TEST_CASE("Clean with today's proactor: subprocess-output") { CleanSweep("subprocess-output"); }
 TEST_CASE("Clean with today's proactor: close-all-pending") { CleanSweep("close-all-pending"); }
+TEST_CASE("Clean with today's proactor: wait-storm") { CleanSweep("wait-storm"); }
 
 TEST_CASE("Every scenario is in the sweep, and every bug id of the proactor quirks has a scenario") {
-  CHECK(AllScenarios().size() == 12);
+  CHECK(AllScenarios().size() == 13);
   for (size_t i = 0; i < static_cast<size_t>(Quirk::kCount); ++i) {
     std::string id = proactor::QuirkId(static_cast<Quirk>(i));
     bool covered = false;

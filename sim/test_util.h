@@ -38,13 +38,14 @@ inline void RunClean(std::function<void()> body, KernelOptions options = {}) {
 }
 
 // Runs `body` in a forked process and returns what it wrote to standard
-// error: for AddressSanitizer reports, which end the process.
+// output and error: for AddressSanitizer reports, which end the process.
 inline std::string StderrOfFork(const std::function<void()>& body) {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    dup2(fds[1], 1);  // doctest's crash handler writes there
     dup2(fds[1], 2);
     close(fds[0]);
     body();
