@@ -8,7 +8,10 @@
 //
 // Exit status: 0 when the verdict is ok, 1 for a finding, 2 for a usage or
 // input error (a one-line message naming the flag, file or valid names).
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +22,13 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "fuzz/explorer.h"
+#include "fuzz/replay_file.h"
+#include "fuzz/strategy.h"
 #include "proactor/profile.h"
 #include "scenarios/scenario.h"
 #include "sim/choice.h"
@@ -270,6 +280,320 @@ int Run(const std::vector<std::string>& raw) {
   return r.verdict.verdict == scenarios::Verdict::kOk ? 0 : 1;
 }
 
+
+// ---------------------------------------------------------------- explore
+
+bool Has(const std::vector<std::string>& args, const char* flag) {
+  return std::find(args.begin(), args.end(), flag) != args.end();
+}
+
+// Flags shared by explore and hunt, parsed from `args` (the others stay).
+struct Budget {
+  uint64_t runs = 0;
+  double seconds = 0;
+};
+
+std::optional<double> Number(const std::string& v) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(d > 0)) return std::nullopt;
+  return d;
+}
+
+void PrintGroups(const ExploreResult& r, const std::vector<std::string>& paths) {
+  for (size_t i = 0; i < r.groups.size(); ++i) {
+    const Group& g = r.groups[i];
+    std::printf("  %-16s %-52s x%-6llu first at run %-7llu (%.2fs)  %zu deviations%s%s\n",
+                scenarios::VerdictName(g.verdict), g.signature.c_str(),
+                static_cast<unsigned long long>(g.count),
+                static_cast<unsigned long long>(g.first_run), g.first_seconds,
+                Deviations(g.smallest.choices), paths.empty() ? "" : "  ",
+                paths.empty() ? "" : paths[i].c_str());
+  }
+}
+
+std::string SafeName(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '_';
+  return out;
+}
+
+int ExploreCommand(const std::vector<std::string>& args) {
+  if (args.empty() || Has(args, "--help")) {
+    std::printf(
+        "iocpsim explore SCENARIO [--strategy canonical|random|pct|pct1|pct2|bounded|swarm]\n"
+        "                [--runs N] [--seconds T] [--profile P] [--quirk Q ...] [--seed N]\n"
+        "                [--out DIR] [--json]\n"
+        "Runs SCENARIO under a strategy until the budget (default 100000 runs, 10 s) is spent;\n"
+        "groups findings by signature and keeps each group's smallest replay (in DIR).\n");
+    return args.empty() ? 2 : 0;
+  }
+  std::string strategy_name = "random", profile = "current", out_dir;
+  std::vector<std::string> quirks;
+  uint64_t seed = 1;
+  ExploreLimits limits;
+  bool json = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool has_value = i + 1 < args.size();
+    if (a == "--strategy" && has_value) {
+      strategy_name = args[++i];
+    } else if (a == "--runs" && has_value) {
+      auto v = Number(args[++i]);
+      if (!v) return Usage("--runs needs a positive integer");
+      limits.max_runs = static_cast<uint64_t>(*v);
+    } else if (a == "--seconds" && has_value) {
+      auto v = Number(args[++i]);
+      if (!v) return Usage("--seconds needs a positive number");
+      limits.max_seconds = *v;
+    } else if (a == "--profile" && has_value) {
+      profile = args[++i];
+    } else if (a == "--quirk" && has_value) {
+      quirks.push_back(args[++i]);
+    } else if (a == "--seed" && has_value) {
+      auto v = Number(args[++i]);
+      if (!v) return Usage("--seed needs a positive integer");
+      seed = static_cast<uint64_t>(*v);
+    } else if (a == "--out" && has_value) {
+      out_dir = args[++i];
+    } else if (a == "--json") {
+      json = true;
+    } else {
+      return Usage("explore: unknown or incomplete flag '" + a + "' (see explore --help)");
+    }
+  }
+  absl::StatusOr<Campaign> campaign = MakeCampaign(args[0], profile, quirks);
+  if (!campaign.ok()) return Usage(std::string(campaign.status().message()));
+  std::unique_ptr<Strategy> strategy = MakeStrategy(strategy_name, seed);
+  if (strategy == nullptr) {
+    return Usage("unknown strategy '" + strategy_name + "' (strategies: " +
+                 Join(StrategyNames(), ", ") + ")");
+  }
+  if (isatty(2)) {
+    limits.progress = [](const ExploreResult& r) {
+      std::fprintf(stderr, "\r%llu runs  %.0f runs/s  %zu findings  %.1fs ",
+                   static_cast<unsigned long long>(r.runs), r.runs / std::max(r.seconds, 1e-9),
+                   r.groups.size(), r.seconds);
+    };
+  }
+  ExploreResult r = iocpsim::Explore(*campaign, *strategy, limits);
+  if (isatty(2)) std::fprintf(stderr, "\r%60s\r", "");
+  std::vector<std::string> paths;
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    for (const Group& g : r.groups) {
+      std::string path = out_dir + "/" + SafeName(args[0]) + "." + SafeName(g.signature) + ".replay";
+      absl::Status st = WriteReplay(g.smallest, path);
+      if (!st.ok()) return Usage(std::string(st.message()));
+      paths.push_back(path);
+    }
+  }
+  if (json) {
+    std::string groups;
+    for (size_t i = 0; i < r.groups.size(); ++i) {
+      const Group& g = r.groups[i];
+      if (!groups.empty()) groups += ",";
+      groups += "{\"verdict\":" + JsonString(scenarios::VerdictName(g.verdict)) +
+                ",\"signature\":" + JsonString(g.signature) + ",\"count\":" +
+                std::to_string(g.count) + ",\"first_run\":" + std::to_string(g.first_run) +
+                ",\"deviations\":" + std::to_string(Deviations(g.smallest.choices)) +
+                (paths.empty() ? "" : ",\"replay\":" + JsonString(paths[i])) + "}";
+    }
+    std::printf("{\"scenario\":%s,\"profile\":%s,\"strategy\":%s,\"runs\":%llu,\"seconds\":%.3f,"
+                "\"summary\":%s,\"groups\":[%s]}\n",
+                JsonString(args[0]).c_str(), JsonString(campaign->Profile().Describe()).c_str(),
+                JsonString(strategy_name).c_str(), static_cast<unsigned long long>(r.runs),
+                r.seconds, JsonString(r.summary).c_str(), groups.c_str());
+  } else {
+    std::printf("explore %s  profile %s  strategy %s: %llu runs in %.2fs (%.0f runs/s), %zu signatures\n",
+                args[0].c_str(), campaign->Profile().Describe().c_str(), strategy_name.c_str(),
+                static_cast<unsigned long long>(r.runs), r.seconds,
+                r.runs / std::max(r.seconds, 1e-9), r.groups.size());
+    PrintGroups(r, paths);
+    if (!r.summary.empty()) std::printf("%s\n", r.summary.c_str());
+  }
+  return r.groups.empty() ? 0 : 1;
+}
+
+// ----------------------------------------------------------------- replay
+
+absl::StatusOr<std::pair<Campaign, ReplayFile>> Load(const std::string& path) {
+  absl::StatusOr<ReplayFile> file = ReadReplay(path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<Campaign> c = MakeCampaign(file->scenario, file->profile, file->quirks);
+  if (!c.ok()) return absl::InvalidArgumentError(path + ": " + std::string(c.status().message()));
+  return std::pair{*c, *file};
+}
+
+int ReplayCommand(const std::vector<std::string>& args) {
+  if (args.empty() || Has(args, "--help")) {
+    std::printf("iocpsim replay FILE [--soft] [--trace] [--json]\n"
+                "Runs a replay file again and says whether its verdict, signature and digest\n"
+                "matched (exit 0), or not (exit 1). Strict by default: a choice whose kind or\n"
+                "option count differs stops the run; --soft reports it and goes on canonically.\n");
+    return args.empty() ? 2 : 0;
+  }
+  bool soft = Has(args, "--soft"), trace = Has(args, "--trace"), json = Has(args, "--json");
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] != "--soft" && args[i] != "--trace" && args[i] != "--json") {
+      return Usage("replay: unknown flag '" + args[i] + "' (flags: --soft --trace --json)");
+    }
+  }
+  auto loaded = Load(args[0]);
+  if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
+  auto& [campaign, file] = *loaded;
+  std::string divergence;
+  scenarios::ScenarioResult r = RunChoices(campaign, file, soft, trace, nullptr, &divergence);
+  const char* verdict = scenarios::VerdictName(r.verdict.verdict);
+  bool matched = file.verdict == verdict && file.signature == r.verdict.signature &&
+                 file.digest == r.run.digest;
+  char digest[24];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(r.run.digest));
+  if (json) {
+    std::printf("{\"scenario\":%s,\"profile\":%s,\"verdict\":%s,\"signature\":%s,\"digest\":%s,"
+                "\"choices\":%llu,\"divergence\":%s,\"matched\":%s}\n",
+                JsonString(file.scenario).c_str(), JsonString(campaign.Profile().Describe()).c_str(),
+                JsonString(verdict).c_str(), JsonString(r.verdict.signature).c_str(),
+                JsonString(digest).c_str(), static_cast<unsigned long long>(r.run.choices),
+                JsonString(divergence).c_str(), matched ? "true" : "false");
+  } else {
+    for (const std::string& line : r.run.trace) std::printf("%s\n", line.c_str());
+    std::printf("replay %s  scenario %s  profile %s\n", args[0].c_str(), file.scenario.c_str(),
+                campaign.Profile().Describe().c_str());
+    if (!divergence.empty()) std::printf("  divergence: %s\n", divergence.c_str());
+    std::printf("verdict %s%s%s  (recorded: %s%s%s)\n", verdict,
+                r.verdict.signature.empty() ? "" : "  signature ", r.verdict.signature.c_str(),
+                file.verdict.c_str(), file.signature.empty() ? "" : " ", file.signature.c_str());
+    std::printf("digest %s  %s\n", digest, matched ? "matched" : "DID NOT MATCH");
+  }
+  return matched ? 0 : 1;
+}
+
+// --------------------------------------------------------------- minimize
+
+int MinimizeCommand(const std::vector<std::string>& args) {
+  if (args.empty() || Has(args, "--help")) {
+    std::printf("iocpsim minimize FILE [-o OUT]\n"
+                "Shrinks a failing replay while its signature stays the same (zeroing choices,\n"
+                "then lowering values) and writes it to OUT (default FILE.min).\n");
+    return args.empty() ? 2 : 0;
+  }
+  std::string out = args[0] + ".min";
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "-o" && i + 1 < args.size()) {
+      out = args[++i];
+    } else {
+      return Usage("minimize: unknown flag '" + args[i] + "' (flags: -o OUT)");
+    }
+  }
+  auto loaded = Load(args[0]);
+  if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
+  auto& [campaign, file] = *loaded;
+  if (file.signature.empty()) return Usage(args[0] + ": nothing to minimize (verdict ok)");
+  uint64_t runs = 0;
+  ReplayFile small = Minimize(campaign, file, 5000, &runs);
+  absl::Status st = WriteReplay(small, out);
+  if (!st.ok()) return Usage(std::string(st.message()));
+  std::printf("minimize %s: %zu -> %zu non-canonical choices (%zu -> %zu choices) in %llu runs; "
+              "signature %s\nwrote %s\n",
+              args[0].c_str(), Deviations(file.choices), Deviations(small.choices),
+              file.choices.size(), small.choices.size(), static_cast<unsigned long long>(runs),
+              small.signature.c_str(), out.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------- hunt
+
+int HuntCommand(const std::vector<std::string>& args) {
+  if (Has(args, "--help")) {
+    std::printf("iocpsim hunt [--seconds T] [--out DIR]\n"
+                "The main job: every scenario under `current` and under each historical profile,\n"
+                "on all cores, within about T seconds (default 60); findings are minimized and\n"
+                "written as replay files to DIR (default reports/out/hunt).\n");
+    return 0;
+  }
+  double total = 60;
+  std::string out_dir = "reports/out/hunt";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--seconds" && i + 1 < args.size()) {
+      auto v = Number(args[++i]);
+      if (!v) return Usage("--seconds needs a positive number");
+      total = *v;
+    } else if (args[i] == "--out" && i + 1 < args.size()) {
+      out_dir = args[++i];
+    } else {
+      return Usage("hunt: unknown flag '" + args[i] + "' (flags: --seconds T --out DIR)");
+    }
+  }
+  struct Cell {
+    std::string scenario, profile;
+    ExploreResult result;
+    std::string replay;
+    size_t deviations = 0;
+  };
+  std::vector<Cell> cells;
+  for (const Scenario& s : scenarios::AllScenarios()) {
+    for (const std::string& p : Profile::Names()) cells.push_back({s.name, p, {}, "", 0});
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return Usage("cannot create --out directory '" + out_dir + "'");
+  unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+  double per_cell = total * workers / cells.size();
+  std::mutex mu;
+  size_t next = 0;
+  auto work = [&] {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (next == cells.size()) return;
+        i = next++;
+      }
+      Cell& cell = cells[i];
+      Campaign c = *MakeCampaign(cell.scenario, cell.profile, {});
+      std::unique_ptr<Strategy> strategy = MakeStrategy("random", 1);
+      ExploreLimits limits;
+      limits.max_runs = UINT64_MAX;
+      limits.max_seconds = per_cell;
+      limits.stop_at_first = true;
+      cell.result = iocpsim::Explore(c, *strategy, limits);
+      if (!cell.result.groups.empty()) {
+        ReplayFile small = Minimize(c, cell.result.groups[0].smallest, 2000, nullptr);
+        cell.deviations = Deviations(small.choices);
+        cell.replay = out_dir + "/" + cell.scenario + "." + cell.profile + ".replay";
+        if (!WriteReplay(small, cell.replay).ok()) cell.replay = "(not written)";
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned w = 0; w < workers; ++w) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  std::printf("%-24s %-14s %-16s %-52s %9s %8s %5s  %s\n", "scenario", "profile", "verdict",
+              "signature", "runs", "first", "devs", "replay");
+  size_t found = 0;
+  for (const Cell& cell : cells) {
+    const ExploreResult& r = cell.result;
+    if (r.groups.empty()) {
+      std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5s\n", cell.scenario.c_str(),
+                  cell.profile.c_str(), "clean", "-", static_cast<unsigned long long>(r.runs), "-",
+                  "-");
+      continue;
+    }
+    ++found;
+    const Group& g = r.groups[0];
+    char first[32];
+    std::snprintf(first, sizeof first, "%.2fs", g.first_seconds);
+    std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5zu  %s\n", cell.scenario.c_str(),
+                cell.profile.c_str(), scenarios::VerdictName(g.verdict), g.signature.c_str(),
+                static_cast<unsigned long long>(r.runs), first, cell.deviations,
+                cell.replay.c_str());
+  }
+  std::printf("%zu of %zu cells found something; replay one with: scripts/iocpsim replay FILE\n",
+              found, cells.size());
+  return found == 0 ? 0 : 1;
+}
 }  // namespace
 }  // namespace iocpsim
 
@@ -283,6 +607,12 @@ int main(int argc, char** argv) {
     return iocpsim::List();
   }
   if (args[0] == "run") return iocpsim::Run({args.begin() + 1, args.end()});
-  if (args[0] == "sweep") return iocpsim::Sweep({args.begin() + 1, args.end()});
-  return iocpsim::Usage("unknown command '" + args[0] + "' (commands: list, run, sweep)");
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "sweep") return iocpsim::Sweep(rest);
+  if (args[0] == "explore") return iocpsim::ExploreCommand(rest);
+  if (args[0] == "replay") return iocpsim::ReplayCommand(rest);
+  if (args[0] == "minimize") return iocpsim::MinimizeCommand(rest);
+  if (args[0] == "hunt") return iocpsim::HuntCommand(rest);
+  return iocpsim::Usage("unknown command '" + args[0] +
+                        "' (commands: list, run, sweep, explore, replay, minimize, hunt)");
 }

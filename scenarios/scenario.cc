@@ -101,6 +101,8 @@ ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
   KernelOptions k;
   k.deadline_ms = s.deadline_ms;
   k.keep_trace = options.trace;
+  k.pending_when_ready = options.pending_when_ready;
+  k.immediate_status = options.immediate_status;
   Oracles oracles;
   ScenarioResult result;
   result.run = RunSimulation(k, source, [&] {

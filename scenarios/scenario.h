@@ -120,6 +120,9 @@ struct ScenarioResult {
 
 struct RunOptions {
   bool trace = false;
+  // Kernel options a replay file may carry (see sim.h).
+  bool pending_when_ready = false;
+  bool immediate_status = false;
 };
 
 ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,

@@ -74,14 +74,16 @@ uint32_t ReadThenWait(const std::vector<std::string>&) {
 }  // namespace
 
 void RegisterBuiltinChildren() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  RegisterChildProgram("echo", Echo);
-  RegisterChildProgram("exit-now", ExitNow);
-  RegisterChildProgram("write-then-exit", WriteThenExit);
-  RegisterChildProgram("sleep-then-exit", SleepThenExit);
-  RegisterChildProgram("read-then-wait", ReadThenWait);
+  // Once, even when simulations start on several OS threads at once.
+  static const bool done = [] {
+    RegisterChildProgram("echo", Echo);
+    RegisterChildProgram("exit-now", ExitNow);
+    RegisterChildProgram("write-then-exit", WriteThenExit);
+    RegisterChildProgram("sleep-then-exit", SleepThenExit);
+    RegisterChildProgram("read-then-wait", ReadThenWait);
+    return true;
+  }();
+  (void)done;
 }
 
 }  // namespace iocpsim

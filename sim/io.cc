@@ -60,7 +60,7 @@ struct TouchState {
   const Op* op = nullptr;
   const char* what = nullptr;
 };
-TouchState touching;  // one simulation runs at a time per OS thread
+thread_local TouchState touching;  // one simulation at a time per OS thread
 
 // Called by AddressSanitizer after it printed its report, before exiting.
 void NameTouchedOperation() {

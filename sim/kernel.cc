@@ -8,7 +8,7 @@
 
 namespace iocpsim {
 
-Kernel* Kernel::current_kernel = nullptr;
+thread_local Kernel* Kernel::current_kernel = nullptr;
 
 void HarnessBug(const char* file, int line, const char* what) {
   std::fprintf(stderr,

@@ -326,7 +326,7 @@ class Kernel {
   struct PipeNamespace* pipes = nullptr;
   struct WaitTable* waits = nullptr;
 
-  static Kernel* current_kernel;
+  static thread_local Kernel* current_kernel;  // one simulation per OS thread
 
  private:
   struct Ready {
