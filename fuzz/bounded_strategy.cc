@@ -46,6 +46,7 @@ class Bounded : public Strategy {
   }
   void Done(const std::vector<ChoiceRecord>& choices, bool found) override {
     deepest_ = std::max(deepest_, static_cast<int>(current_.size()));
+    if (found && found_at_ < 0) found_at_ = static_cast<int>(current_.size());
     if (found || static_cast<int>(current_.size()) >= k_) return;
     // Breadth first: children have one deviation more than every node
     // still queued at this depth, so they go to the back.
@@ -60,6 +61,10 @@ class Bounded : public Strategy {
     }
   }
   std::string Summary() const override {
+    if (found_at_ >= 0) {
+      return "bounded: the first finding needs " + std::to_string(found_at_) +
+             " deviations (no list with fewer fails; " + std::to_string(runs_) + " runs)";
+    }
     if (exhausted_) {
       return "bounded: every choice list with at most " + std::to_string(k_) +
              " deviations explored (" + std::to_string(runs_) + " runs)";
@@ -74,6 +79,7 @@ class Bounded : public Strategy {
   std::vector<Deviation> current_;
   uint64_t runs_ = 0;
   int deepest_ = 0;
+  int found_at_ = -1;
   bool exhausted_ = false;
 };
 

@@ -105,7 +105,7 @@ ExploreResult Explore(const Campaign& c, Strategy& strategy, const ExploreLimits
         ++it->count;
         if (Smaller(replay, it->smallest)) it->smallest = std::move(replay);
       }
-      if (limits.stop_at_first) break;
+      if (limits.stop_at_first || r.verdict.signature == limits.stop_at_signature) break;
     }
     if (limits.progress && (out.runs & 1023) == 0) {
       out.seconds = elapsed();
@@ -134,6 +134,13 @@ ScenarioResult RunChoices(const Campaign& c, const ReplayFile& r, bool soft, boo
 ReplayFile Minimize(const Campaign& c, const ReplayFile& r, uint64_t max_runs, uint64_t* runs) {
   ReplayFile best = r;
   uint64_t n = 0;
+  struct Count {
+    uint64_t& n;
+    uint64_t* out;
+    ~Count() {
+      if (out != nullptr) *out = n;
+    }
+  } count{n, runs};
   // A candidate is kept if the run (soft replay: positions may shift)
   // ends with the same signature; the choices it actually made become
   // the new list, trailing canonical ones trimmed.
@@ -151,6 +158,15 @@ ReplayFile Minimize(const Campaign& c, const ReplayFile& r, uint64_t max_runs, u
     best = std::move(next);
     return true;
   };
+  // The canonical run itself first: a bug that needs no deviation at all.
+  if (!best.choices.empty()) {
+    ReplayFile trial = best;
+    trial.choices.clear();
+    std::vector<ChoiceRecord> actual;
+    ++n;
+    ScenarioResult result = RunChoices(c, trial, /*soft=*/true, false, &actual, nullptr);
+    if (result.verdict.signature == r.signature) return MakeReplay(c, result, {});
+  }
   bool progress = true;
   while (progress && n < max_runs) {
     progress = false;
@@ -178,7 +194,6 @@ ReplayFile Minimize(const Campaign& c, const ReplayFile& r, uint64_t max_runs, u
       }
     }
   }
-  if (runs != nullptr) *runs = n;
   return best;
 }
 

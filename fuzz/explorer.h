@@ -51,6 +51,7 @@ struct ExploreLimits {
   uint64_t max_runs = 100000;
   double max_seconds = 10;        // wall time: decides how many runs, never what a run does
   bool stop_at_first = false;
+  std::string stop_at_signature;  // stop once this signature is found
   uint64_t determinism_every = 0; // re-run every Nth run and compare digests (0: never)
   std::function<void(const ExploreResult&)> progress;  // called now and then
 };

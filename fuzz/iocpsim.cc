@@ -510,7 +510,8 @@ int HuntCommand(const std::vector<std::string>& args) {
     std::printf("iocpsim hunt [--seconds T] [--out DIR]\n"
                 "The main job: every scenario under `current` and under each historical profile,\n"
                 "on all cores, within about T seconds (default 60); findings are minimized and\n"
-                "written as replay files to DIR (default reports/out/hunt).\n");
+                "written as replay files to DIR (default reports/out/hunt). Exit 1 when\n"
+                "today's proactor (`current`) shows a finding outside the canary.\n");
     return 0;
   }
   double total = 60;
@@ -590,9 +591,19 @@ int HuntCommand(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(r.runs), first, cell.deviations,
                 cell.replay.c_str());
   }
-  std::printf("%zu of %zu cells found something; replay one with: scripts/iocpsim replay FILE\n",
-              found, cells.size());
-  return found == 0 ? 0 : 1;
+  // The historical profiles are expected to show their bugs, and the
+  // canary to be found everywhere; a finding against today's proactor is
+  // what makes the hunt fail.
+  size_t current_findings = 0;
+  for (const Cell& cell : cells) {
+    if (cell.profile == "current" && cell.scenario != "canary" && !cell.result.groups.empty()) {
+      ++current_findings;
+    }
+  }
+  std::printf("%zu of %zu cells found something (%zu under `current` besides the canary); "
+              "replay one with: scripts/iocpsim replay FILE\n",
+              found, cells.size(), current_findings);
+  return current_findings == 0 ? 0 : 1;
 }
 }  // namespace
 }  // namespace iocpsim
