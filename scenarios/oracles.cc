@@ -1,6 +1,8 @@
 #include "scenarios/oracles.h"
 
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 namespace iocpsim::scenarios {
@@ -186,30 +188,75 @@ void Oracles::Add(scenarios::Verdict v, std::string what, std::string detail) {
 // works on top frames).
 [[gnu::noinline]] void Oracles::UnexpectedEvent(std::string what, std::string detail) {
   Add(scenarios::Verdict::kUnexpectedEvent, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::Hang(std::string what, std::string detail) {
   Add(scenarios::Verdict::kHang, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::Deadlock(std::string what, std::string detail) {
   Add(scenarios::Verdict::kDeadlock, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::UseAfterFree(std::string what, std::string detail) {
   Add(scenarios::Verdict::kUseAfterFree, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::Leak(std::string what, std::string detail) {
   Add(scenarios::Verdict::kLeak, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::Order(std::string what, std::string detail) {
   Add(scenarios::Verdict::kOrder, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::DataLoss(std::string what, std::string detail) {
   Add(scenarios::Verdict::kDataLoss, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::InvalidState(std::string what, std::string detail) {
   Add(scenarios::Verdict::kInvalidState, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 [[gnu::noinline]] void Oracles::ErrorLog(std::string what, std::string detail) {
   Add(scenarios::Verdict::kErrorLog, std::move(what), std::move(detail));
+  if (abort_on_finding_) {
+    std::fprintf(stderr, "iocpsim finding: %s\n  %s\n", findings_.back().signature.c_str(),
+                 findings_.back().detail.c_str());
+    std::abort();
+  }
 }
 
 Finding Oracles::Verdict() const {

@@ -73,6 +73,9 @@ class Oracles {
 
   // The first finding, or ok.
   Finding Verdict() const;
+  // For libFuzzer: print the finding and abort inside the verdict's own
+  // function, so that the crash's top project frame names the oracle.
+  void set_abort_on_finding(bool on) { abort_on_finding_ = on; }
   const std::vector<Finding>& findings() const { return findings_; }
 
  private:
@@ -80,6 +83,7 @@ class Oracles {
   std::vector<Finding> findings_;
   std::vector<Finding> teardown_;  // reported while the run unwound
   bool in_teardown_ = false;
+  bool abort_on_finding_ = false;
   std::string last_hang_;  // the newest "is running after closing" signature
 };
 

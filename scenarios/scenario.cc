@@ -104,6 +104,9 @@ ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
   k.pending_when_ready = options.pending_when_ready;
   k.immediate_status = options.immediate_status;
   Oracles oracles;
+  // Teardown findings (reported while the run unwinds) come after what
+  // stopped it, so the abort waits for the kernel's result when it can.
+  oracles.set_abort_on_finding(options.abort_on_finding);
   ScenarioResult result;
   result.run = RunSimulation(k, source, [&] {
     proactor::EventLoop loop(profile);

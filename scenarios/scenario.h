@@ -123,6 +123,7 @@ struct RunOptions {
   // Kernel options a replay file may carry (see sim.h).
   bool pending_when_ready = false;
   bool immediate_status = false;
+  bool abort_on_finding = false;  // libFuzzer: crash in the oracle
 };
 
 ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,

@@ -1,0 +1,48 @@
+#include "fuzz/fuzz_input.h"
+
+#include "absl/types/span.h"
+#include "fuzz/explorer.h"
+#include "proactor/profile.h"
+
+namespace iocpsim {
+
+FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only) {
+  const auto& all = scenarios::AllScenarios();
+  std::vector<std::string> profiles = proactor::Profile::Names();
+  FuzzInput in;
+  // The `current` target leaves out the canary (index 0): it fuzzes for
+  // real findings only.
+  size_t pick = size > 0 ? data[0] : 0;
+  in.scenario = current_only ? &all[1 + pick % (all.size() - 1)] : &all[pick % all.size()];
+  in.profile = current_only || size < 2 ? "current" : profiles[data[1] % profiles.size()];
+  size_t skip = size < 2 ? size : 2;
+  in.choices = data + skip;
+  in.choices_size = size - skip;
+  return in;
+}
+
+scenarios::ScenarioResult RunFuzzInput(const uint8_t* data, size_t size, bool current_only,
+                                       bool abort_on_finding) {
+  FuzzInput in = DecodeFuzzInput(data, size, current_only);
+  FuzzBytesSource source(absl::MakeConstSpan(in.choices, in.choices_size));
+  scenarios::RunOptions options;
+  options.abort_on_finding = abort_on_finding;
+  return scenarios::RunScenario(*in.scenario, *proactor::Profile::Named(in.profile), source, options);
+}
+
+ReplayFile ReplayFromArtifact(const std::string& bytes, bool current_only) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  FuzzInput in = DecodeFuzzInput(data, bytes.size(), current_only);
+  FuzzBytesSource source(absl::MakeConstSpan(in.choices, in.choices_size));
+  Recorder recorder(source);
+  Campaign c = *MakeCampaign(in.scenario->name, in.profile, {});
+  scenarios::ScenarioResult r = scenarios::RunScenario(*in.scenario, c.Profile(), recorder);
+  return MakeReplay(c, r, recorder.choices());
+}
+
+bool LooksLikeReplay(const std::string& text) {
+  size_t i = text.find_first_not_of(" \t\r\n");
+  return i != std::string::npos && (text.compare(i, 1, "#") == 0 || text.compare(i, 7, "version") == 0);
+}
+
+}  // namespace iocpsim

@@ -1,0 +1,43 @@
+// How a libFuzzer input drives a run: byte 0 picks the scenario (its index
+// in the table, modulo the count; the `current` target skips the canary,
+// index 0), byte 1 the profile (modulo: current,
+// cpython-3.4.2, cpython-3.4.1; the `current` target ignores it and uses
+// current), and the rest is the choice stream (FuzzBytesSource: one byte
+// per choice of up to 256 options, two above; an exhausted input answers
+// 0, the canonical option). The empty input is the canonical run of the
+// first scenario.
+#ifndef IOCPSIM_FUZZ_FUZZ_INPUT_H_
+#define IOCPSIM_FUZZ_FUZZ_INPUT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz/replay_file.h"
+#include "scenarios/scenario.h"
+
+namespace iocpsim {
+
+struct FuzzInput {
+  const scenarios::Scenario* scenario;
+  std::string profile;
+  const uint8_t* choices;
+  size_t choices_size;
+};
+
+FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only);
+
+// Runs an input once; with abort_on_finding, the first finding aborts in
+// its oracle (what libFuzzer needs).
+scenarios::ScenarioResult RunFuzzInput(const uint8_t* data, size_t size, bool current_only,
+                                       bool abort_on_finding);
+
+// A raw libFuzzer artifact as a replay file: the run it makes, recorded.
+ReplayFile ReplayFromArtifact(const std::string& bytes, bool current_only);
+
+// Files that are not replay files are libFuzzer artifacts.
+bool LooksLikeReplay(const std::string& text);
+
+}  // namespace iocpsim
+
+#endif  // IOCPSIM_FUZZ_FUZZ_INPUT_H_
