@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "fuzz/explorer.h"
+#include "fuzz/fuzz_input.h"
 #include "fuzz/replay_file.h"
 #include "fuzz/strategy.h"
 #include "proactor/profile.h"
@@ -169,6 +170,12 @@ std::optional<int> Parse(const std::vector<std::string>& args, bool sweep, Args&
 
 // Seeds 1..N: how often each signature came, and its first seed.
 int Sweep(const std::vector<std::string>& raw) {
+  if (std::find(raw.begin(), raw.end(), "--help") != raw.end()) {
+    std::printf("iocpsim sweep SCENARIO [--profile P] [--quirk Q ...] [--seeds N]\n"
+                "Runs PRNG seeds 1..N (default 1000): each signature's count and first seed,\n"
+                "and the runs per second.\n");
+    return 0;
+  }
   Args args;
   if (auto status = Parse(raw, true, args)) return *status;
   struct Row {
@@ -202,6 +209,13 @@ int Sweep(const std::vector<std::string>& raw) {
 }
 
 int Run(const std::vector<std::string>& raw) {
+  if (std::find(raw.begin(), raw.end(), "--help") != raw.end()) {
+    std::printf("iocpsim run SCENARIO [--profile P] [--quirk Q ...] [--seed N | --input FILE]\n"
+                "                     [--trace] [--json]\n"
+                "One run: canonical, a PRNG seed, or raw choice bytes from FILE. Prints the\n"
+                "verdict, signature and digest; exit 0 ok, 1 finding, 2 bad input.\n");
+    return 0;
+  }
   Args args;
   if (auto status = Parse(raw, false, args)) return *status;
   const Scenario* s = args.scenario;
@@ -418,8 +432,25 @@ int ExploreCommand(const std::vector<std::string>& args) {
 
 // ----------------------------------------------------------------- replay
 
-absl::StatusOr<std::pair<Campaign, ReplayFile>> Load(const std::string& path) {
-  absl::StatusOr<ReplayFile> file = ReadReplay(path);
+// A replay file, or a raw libFuzzer artifact (see fuzz_input.h), which is
+// run once and recorded. Artifacts of the `current` target need --current.
+absl::StatusOr<std::pair<Campaign, ReplayFile>> Load(const std::string& path,
+                                                     bool current_target = false) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(path + ": cannot open");
+  std::string head(64, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  absl::StatusOr<ReplayFile> file;
+  if (!LooksLikeReplay(head)) {
+    in.clear();
+    in.seekg(0);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() > kReplayMaxBytes) return absl::InvalidArgumentError(path + ":1: file too large");
+    file = ReplayFromArtifact(bytes, current_target);
+  } else {
+    file = ReadReplay(path);
+  }
   if (!file.ok()) return file.status();
   absl::StatusOr<Campaign> c = MakeCampaign(file->scenario, file->profile, file->quirks);
   if (!c.ok()) return absl::InvalidArgumentError(path + ": " + std::string(c.status().message()));
@@ -501,6 +532,96 @@ int MinimizeCommand(const std::vector<std::string>& args) {
               file.choices.size(), small.choices.size(), static_cast<unsigned long long>(runs),
               small.signature.c_str(), out.c_str());
   return 0;
+}
+
+// ---------------------------------------------------------------- convert
+
+int ConvertCommand(const std::vector<std::string>& args) {
+  if (args.empty() || Has(args, "--help")) {
+    std::printf("iocpsim convert ARTIFACT [-o OUT] [--current]\n"
+                "Turns a raw libFuzzer artifact into a replay file (default ARTIFACT.replay);\n"
+                "--current for artifacts of the iocpsim_fuzz_current target.\n");
+    return args.empty() ? 2 : 0;
+  }
+  std::string out = args[0] + ".replay";
+  bool current = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "-o" && i + 1 < args.size()) {
+      out = args[++i];
+    } else if (args[i] == "--current") {
+      current = true;
+    } else {
+      return Usage("convert: unknown flag '" + args[i] + "' (flags: -o OUT --current)");
+    }
+  }
+  auto loaded = Load(args[0], current);
+  if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
+  absl::Status st = WriteReplay(loaded->second, out);
+  if (!st.ok()) return Usage(std::string(st.message()));
+  std::printf("%s -> %s: %s %s\n", args[0].c_str(), out.c_str(), loaded->second.verdict.c_str(),
+              loaded->second.signature.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------- fuzz
+
+int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
+  if (Has(args, "--help")) {
+    std::printf("iocpsim fuzz [--current] [--seconds T] [--jobs N]\n"
+                "Runs the libFuzzer target (build/fuzz, built by scripts/test) from its seed\n"
+                "corpus for T seconds (default 60), then converts any crash artifact into a\n"
+                "replay file under reports/out/fuzz/.\n");
+    return 0;
+  }
+  bool current = Has(args, "--current");
+  std::string seconds = "60", jobs = "1";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--current") continue;
+    if (args[i] == "--seconds" && i + 1 < args.size() && Number(args[i + 1])) {
+      seconds = args[++i];
+    } else if (args[i] == "--jobs" && i + 1 < args.size() && Number(args[i + 1])) {
+      jobs = args[++i];
+    } else {
+      return Usage("fuzz: unknown or incomplete flag '" + args[i] + "' (flags: --current --seconds T --jobs N)");
+    }
+  }
+  // This binary is <root>/build/<preset>/fuzz/iocpsim; the target is built by
+  // the fuzz preset.
+  std::filesystem::path root = std::filesystem::weakly_canonical(
+      std::filesystem::absolute(std::filesystem::path(argv0)).parent_path() / "../../..");
+  std::string target_name = current ? "iocpsim_fuzz_current" : "iocpsim_fuzz";
+  std::filesystem::path target = root / "build/fuzz/fuzz" / target_name;
+  if (!std::filesystem::exists(target)) {
+    return Usage("no libFuzzer target at " + target.string() + " (run scripts/test to build it)");
+  }
+  std::filesystem::path out = root / "reports/out/fuzz";
+  std::filesystem::path corpus = out / ("corpus-" + target_name);
+  std::error_code ec;
+  std::filesystem::create_directories(corpus, ec);
+  std::filesystem::copy(root / "corpus" / target_name, corpus,
+                        std::filesystem::copy_options::skip_existing, ec);
+  std::string cmd = target.string() + " -max_total_time=" + seconds + " -jobs=" + jobs +
+                    " -workers=" + jobs + " -print_final_stats=1 -artifact_prefix=" +
+                    (out / "").string() + " " + corpus.string() + " 2>" + (out / "fuzz.log").string();
+  std::printf("running: %s\n", cmd.c_str());
+  int status = std::system(cmd.c_str());
+  (void)status;
+  int found = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("crash-", 0) != 0 && name.rfind("timeout-", 0) != 0) continue;
+    if (e.path().extension() == ".replay") continue;
+    auto loaded = Load(e.path().string(), current);
+    if (!loaded.ok()) continue;
+    std::string replay = e.path().string() + ".replay";
+    if (WriteReplay(loaded->second, replay).ok()) {
+      std::printf("  %s %s -> %s\n", loaded->second.verdict.c_str(), loaded->second.signature.c_str(),
+                  replay.c_str());
+      ++found;
+    }
+  }
+  std::printf("%d finding(s); libFuzzer's log: %s\n", found, (out / "fuzz.log").string().c_str());
+  return found == 0 ? 0 : 1;
 }
 
 // ------------------------------------------------------------------- hunt
@@ -613,7 +734,16 @@ int main(int argc, char** argv) {
   if (args.empty()) {
     return iocpsim::Usage("usage: iocpsim list | run SCENARIO [flags] | sweep SCENARIO [flags]");
   }
+  if (args[0] == "--help" || args[0] == "help") {
+    std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt\n"
+                "Each command takes --help.\n");
+    return 0;
+  }
   if (args[0] == "list") {
+    if (args.size() == 2 && args[1] == "--help") {
+      std::printf("iocpsim list: one scenario per line: name, bug ids, what it does.\n");
+      return 0;
+    }
     if (args.size() > 1) return iocpsim::Usage("list takes no arguments");
     return iocpsim::List();
   }
@@ -624,6 +754,8 @@ int main(int argc, char** argv) {
   if (args[0] == "replay") return iocpsim::ReplayCommand(rest);
   if (args[0] == "minimize") return iocpsim::MinimizeCommand(rest);
   if (args[0] == "hunt") return iocpsim::HuntCommand(rest);
+  if (args[0] == "convert") return iocpsim::ConvertCommand(rest);
+  if (args[0] == "fuzz") return iocpsim::FuzzCommand(rest, argv[0]);
   return iocpsim::Usage("unknown command '" + args[0] +
-                        "' (commands: list, run, sweep, explore, replay, minimize, hunt)");
+                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt)");
 }

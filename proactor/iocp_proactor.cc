@@ -131,7 +131,9 @@ bool WaitHandleFuture::Cancel() {
     // wait's callback may still be queued or running; the cache entry is
     // dropped at once and the Overlapped with it. With 313a9809 it also
     // posted a fake packet "to signal the cancellation to the overlapped",
-    // which the real callback's packet may follow.
+    // which the real callback's packet may follow. (A future that is
+    // already done had unregistered itself in set_result then.)
+    if (done()) return false;
     bool result = Future<bool>::Cancel();
     if (ov_ != nullptr && profile.Has(Quirk::kWaitCancelFakePacket)) {
       PostQueuedCompletionStatus(proactor_->iocp(), 1, 0, ov_->raw());
