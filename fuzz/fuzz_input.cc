@@ -1,6 +1,7 @@
 #include "fuzz/fuzz_input.h"
 
 #include "absl/types/span.h"
+#include "fuzz/coverage_source.h"
 #include "fuzz/explorer.h"
 #include "proactor/profile.h"
 
@@ -22,9 +23,12 @@ FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only) {
 }
 
 scenarios::ScenarioResult RunFuzzInput(const uint8_t* data, size_t size, bool current_only,
-                                       bool abort_on_finding) {
+                                       bool abort_on_finding, uint8_t* counters,
+                                       size_t counters_size) {
   FuzzInput in = DecodeFuzzInput(data, size, current_only);
-  FuzzBytesSource source(absl::MakeConstSpan(in.choices, in.choices_size));
+  FuzzBytesSource bytes(absl::MakeConstSpan(in.choices, in.choices_size));
+  CoverageSource covered(bytes, counters, counters_size);
+  ChoiceSource& source = counters != nullptr ? static_cast<ChoiceSource&>(covered) : bytes;
   scenarios::RunOptions options;
   options.abort_on_finding = abort_on_finding;
   return scenarios::RunScenario(*in.scenario, *proactor::Profile::Named(in.profile), source, options);

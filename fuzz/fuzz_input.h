@@ -28,9 +28,11 @@ struct FuzzInput {
 FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only);
 
 // Runs an input once; with abort_on_finding, the first finding aborts in
-// its oracle (what libFuzzer needs).
+// its oracle (what libFuzzer needs). With `counters`, each choice also
+// bumps one of them (CoverageSource: libFuzzer's extra counters).
 scenarios::ScenarioResult RunFuzzInput(const uint8_t* data, size_t size, bool current_only,
-                                       bool abort_on_finding);
+                                       bool abort_on_finding, uint8_t* counters = nullptr,
+                                       size_t counters_size = 0);
 
 // A raw libFuzzer artifact as a replay file: the run it makes, recorded.
 ReplayFile ReplayFromArtifact(const std::string& bytes, bool current_only);

@@ -337,14 +337,17 @@ int ExploreCommand(const std::vector<std::string>& args) {
     std::printf(
         "iocpsim explore SCENARIO [--strategy canonical|random|pct|pct1|pct2|bounded|swarm]\n"
         "                [--runs N] [--seconds T] [--profile P] [--quirk Q ...] [--seed N]\n"
-        "                [--out DIR] [--json]\n"
+        "                [--bound K] [--out DIR] [--json]\n"
         "Runs SCENARIO under a strategy until the budget (default 100000 runs, 10 s) is spent;\n"
-        "groups findings by signature and keeps each group's smallest replay (in DIR).\n");
+        "groups findings by signature and keeps each group's smallest replay (in DIR).\n"
+        "bounded: every choice list with at most K (default 3) non-canonical choices, fewest\n"
+        "first. pct: depth 3 (pct1, pct2 for depths 1 and 2).\n");
     return args.empty() ? 2 : 0;
   }
   std::string strategy_name = "random", profile = "current", out_dir;
   std::vector<std::string> quirks;
   uint64_t seed = 1;
+  int bound = 3;
   ExploreLimits limits;
   bool json = false;
   for (size_t i = 1; i < args.size(); ++i) {
@@ -370,6 +373,10 @@ int ExploreCommand(const std::vector<std::string>& args) {
       seed = static_cast<uint64_t>(*v);
     } else if (a == "--out" && has_value) {
       out_dir = args[++i];
+    } else if (a == "--bound" && has_value) {
+      auto v = Number(args[++i]);
+      if (!v || *v > 16) return Usage("--bound needs an integer from 1 to 16");
+      bound = static_cast<int>(*v);
     } else if (a == "--json") {
       json = true;
     } else {
@@ -378,7 +385,9 @@ int ExploreCommand(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Campaign> campaign = MakeCampaign(args[0], profile, quirks);
   if (!campaign.ok()) return Usage(std::string(campaign.status().message()));
-  std::unique_ptr<Strategy> strategy = MakeStrategy(strategy_name, seed);
+  std::unique_ptr<Strategy> strategy = strategy_name == "bounded"
+                                           ? MakeBoundedStrategy(bound)
+                                           : MakeStrategy(strategy_name, seed);
   if (strategy == nullptr) {
     return Usage("unknown strategy '" + strategy_name + "' (strategies: " +
                  Join(StrategyNames(), ", ") + ")");
@@ -691,7 +700,23 @@ int HuntCommand(const std::vector<std::string>& args) {
   };
   std::vector<std::thread> threads;
   for (unsigned w = 0; w < workers; ++w) threads.emplace_back(work);
+  if (isatty(2)) {
+    // A live status line while the workers run (wall time: display only).
+    auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      size_t started;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        started = next;
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "\rhunting: %zu of %zu cells started, %.0fs ", started, cells.size(), secs);
+      if (started == cells.size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
   for (auto& t : threads) t.join();
+  if (isatty(2)) std::fprintf(stderr, "\r%60s\r", "");
   std::printf("%-24s %-14s %-16s %-52s %9s %8s %5s  %s\n", "scenario", "profile", "verdict",
               "signature", "runs", "first", "devs", "replay");
   size_t found = 0;

@@ -11,7 +11,22 @@
 #define IOCPSIM_FUZZ_CURRENT_ONLY false
 #endif
 
+#include <cstdlib>
+#include <cstring>
+
+// libFuzzer's extra counters (-fsanitize=fuzzer collects this section as
+// coverage), fed from the simulation when IOCPSIM_EXTRA_COVERAGE=1.
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[4096];
+static bool use_extra_counters = false;
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const char* env = std::getenv("IOCPSIM_EXTRA_COVERAGE");
+  use_extra_counters = env != nullptr && std::strcmp(env, "1") == 0;
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  iocpsim::RunFuzzInput(data, size, IOCPSIM_FUZZ_CURRENT_ONLY, /*abort_on_finding=*/true);
+  iocpsim::RunFuzzInput(data, size, IOCPSIM_FUZZ_CURRENT_ONLY, /*abort_on_finding=*/true,
+                        use_extra_counters ? extra_counters : nullptr, sizeof extra_counters);
   return 0;
 }

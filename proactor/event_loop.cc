@@ -126,6 +126,7 @@ void EventLoop::RunOnce() {
   // Timers due now (Python adds the clock resolution; QueryPerformanceCounter
   // counts in ticks of 1/frequency, far below a millisecond).
   double end_time = Time();
+  step_time_ = end_time;
   while (!scheduled_.empty()) {
     HandlePtr h = scheduled_.top();
     if (h->cancelled()) {

@@ -81,6 +81,9 @@ class EventLoop {
 
   // loop.time(): virtual seconds (QueryPerformanceCounter).
   double Time() const;
+  // The time read at the start of this loop step: for bookkeeping (creation
+  // sites) that must not make Win32 calls, which are scheduling points.
+  double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
   HandlePtr CallLater(double delay, std::function<void()> fn);
   HandlePtr CallAt(double when, std::function<void()> fn);
@@ -144,6 +147,7 @@ class EventLoop {
   Origin origin_;
   uint64_t seq_ = 0;
   uint64_t step_ = 0;
+  double step_time_ = 0;
   uint64_t next_id_ = 0;
   bool stopping_ = false;
   bool running_ = false;

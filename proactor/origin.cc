@@ -12,10 +12,11 @@
 
 namespace iocpsim::proactor {
 
-Origin Origin::Here(const EventLoop& loop) {
+Origin Origin::Here(const EventLoop& loop, bool stack) {
   Origin o;
-  o.time = loop.Time();
+  o.time = loop.StepTime();  // no Win32 call: it would be a scheduling point
   o.step = loop.step();
+  if (!stack) return o;
 #ifdef IOCPSIM_HAVE_STACKTRACE
   void* frames[16];
   int n = absl::GetStackTrace(frames, 16, /*skip_count=*/1);

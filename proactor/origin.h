@@ -1,6 +1,6 @@
 // Where an object was created, for "unclosed ..." reports (what
-// `python -X tracemalloc` adds to a ResourceWarning): the virtual time,
-// the event-loop step, and the native stack when it can be captured
+// `python -X tracemalloc` adds to a ResourceWarning): the virtual time of
+// the event-loop step, the step, and the native stack when it can be captured
 // (absl::GetStackTrace / absl::Symbolize; absent on the Windows build).
 #ifndef IOCPSIM_PROACTOR_ORIGIN_H_
 #define IOCPSIM_PROACTOR_ORIGIN_H_
@@ -18,7 +18,8 @@ struct Origin {
   uint64_t step = 0;
   std::vector<void*> stack;
 
-  static Origin Here(const EventLoop& loop);
+  // `stack`: also capture the native stack (a few microseconds).
+  static Origin Here(const EventLoop& loop, bool stack = true);
   // "created at t=0.012s, loop step 4" plus one "  #i symbol" line per
   // frame that symbolizes.
   std::string Format() const;

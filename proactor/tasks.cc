@@ -66,18 +66,19 @@ void TaskBase::Collect() {
   FutureBase& self = AsFuture();
   if (!self.done() && !reported_) {
     reported_ = true;
-    ReportPendingTaskDestroyed(self);
+    ReportPendingTaskDestroyed(self, origin);
   }
   fut_waiter_.reset();
   DestroyFrame();
 }
 
-void ReportPendingTaskDestroyed(FutureBase& task) {
-  task.loop().CallExceptionHandler(
-      {"Task was destroyed but it is pending!", nullptr, {{"task", task.Describe()}}});
+void ReportPendingTaskDestroyed(FutureBase& task, const Origin& origin) {
+  task.loop().CallExceptionHandler({"Task was destroyed but it is pending!", nullptr,
+                                    {{"task", task.Describe()}, {"origin", origin.Format()}}});
 }
 
 void ScheduleFirstStep(EventLoop& loop, std::shared_ptr<TaskBase> task) {
+  task->origin = Origin::Here(loop, loop.debug());
   loop.AddTask(task);
   loop.CallSoon([task] { task->Step(nullptr); });
 }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "proactor/futures.h"
+#include "proactor/origin.h"
 
 namespace iocpsim::proactor {
 
@@ -61,6 +62,9 @@ class TaskBase {
   // only references to the futures that hold the task). The loop does this
   // to the tasks still pending when it is destroyed.
   void Collect();
+  // Where the task was created: virtual time and loop step, and the native
+  // stack in debug mode (asyncio keeps a source traceback in debug mode).
+  Origin origin;
 
  protected:
   void DestroyFrame();
@@ -177,7 +181,7 @@ class Task : public Future<T>, public TaskBase {
 
 // Reports a task destroyed while still pending ("Task was destroyed but it
 // is pending!") through the loop's exception handler.
-void ReportPendingTaskDestroyed(FutureBase& task);
+void ReportPendingTaskDestroyed(FutureBase& task, const Origin& origin);
 
 template <class T>
 Task<T>::~Task() {

@@ -161,7 +161,8 @@ void Oracles::OnKernelResult(const RunResult& r) {
   teardown_.clear();
   for (const LeftHandle& h : r.handles_left) {
     std::string kind = h.object.substr(0, h.object.find(' '));
-    Leak("handle:" + kind, "pid#" + std::to_string(h.pid) + " left " + h.object + " open");
+    Leak("handle:" + kind,
+         "pid#" + std::to_string(h.pid) + " left " + h.object + " open (" + h.created + ")");
   }
   for (const OwnedOverlapped& o : r.overlapped_owned) {
     // "ReadFile h=0x8 pid#1 pending" -> "ReadFile"

@@ -477,7 +477,7 @@ HANDLE Kernel::AddHandle(Process* p, Object* o, bool inherit) {
     p->handles.emplace_back();
   }
   SIM_CHECK(p->handles[slot].object == nullptr);
-  p->handles[slot] = {o, inherit, false};
+  p->handles[slot] = {o, inherit, false, now_, steps_};
   ++o->handles;
   return reinterpret_cast<HANDLE>(uintptr_t{slot + 1} * 4);
 }
@@ -515,7 +515,10 @@ void Kernel::CollectLeftovers(RunResult& r) {
     if (p != app_) r.processes_alive.push_back(p->Describe());
     for (size_t i = 0; i < p->handles.size(); ++i) {
       if (p->handles[i].object == nullptr) continue;
-      r.handles_left.push_back({p->id, (i + 1) * 4, p->handles[i].object->Describe()});
+      const HandleEntry& h = p->handles[i];
+      r.handles_left.push_back({p->id, (i + 1) * 4, h.object->Describe(),
+                                absl::StrFormat("created at t=%.3fms, step %u",
+                                                h.created_ns / 1e6, h.created_step)});
     }
   }
   for (auto& [id, op] : live_ops_) {

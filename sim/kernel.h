@@ -185,6 +185,8 @@ struct HandleEntry {
   Object* object = nullptr;
   bool inherit = false;
   bool protect = false;
+  int64_t created_ns = 0;     // virtual time of the call that made it
+  uint64_t created_step = 0;  // and the scheduling step
 };
 
 struct Process : Object {

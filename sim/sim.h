@@ -75,6 +75,7 @@ struct LeftHandle {
   uint32_t pid;
   uint64_t value;
   std::string object;  // "pipe-server \\.\pipe\x", "port", "event", ...
+  std::string created;  // "created at t=1.250ms, step 42" (virtual time, scheduling step)
 };
 
 struct OwnedOverlapped {
