@@ -1,5 +1,8 @@
 #include "fuzz/fuzz_input.h"
 
+#include <cstdlib>
+
+#include "absl/strings/str_split.h"
 #include "absl/types/span.h"
 #include "fuzz/coverage_source.h"
 #include "fuzz/explorer.h"
@@ -7,7 +10,34 @@
 
 namespace iocpsim {
 
+namespace {
+FuzzPin pin;
+}  // namespace
+
+void SetFuzzPin(FuzzPin p) { pin = std::move(p); }
+
+std::string PinFromEnvironment() {
+  const char* name = std::getenv("IOCPSIM_FUZZ_SCENARIO");
+  if (name == nullptr || *name == '\0') return "";
+  FuzzPin p;
+  p.scenario = scenarios::FindScenario(name);
+  if (p.scenario == nullptr) return std::string("unknown IOCPSIM_FUZZ_SCENARIO '") + name + "'";
+  if (const char* quirks = std::getenv("IOCPSIM_FUZZ_QUIRKS")) {
+    for (absl::string_view q : absl::StrSplit(quirks, ',', absl::SkipEmpty())) {
+      if (!proactor::QuirkFromId(std::string(q))) {
+        return "unknown quirk '" + std::string(q) + "' in IOCPSIM_FUZZ_QUIRKS";
+      }
+      p.quirks.emplace_back(q);
+    }
+  }
+  SetFuzzPin(std::move(p));
+  return "";
+}
+
 FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only) {
+  if (pin.scenario != nullptr) {
+    return {pin.scenario, "current", pin.quirks, data, size};
+  }
   const auto& all = scenarios::AllScenarios();
   std::vector<std::string> profiles = proactor::Profile::Names();
   FuzzInput in;
@@ -31,7 +61,8 @@ scenarios::ScenarioResult RunFuzzInput(const uint8_t* data, size_t size, bool cu
   ChoiceSource& source = counters != nullptr ? static_cast<ChoiceSource&>(covered) : bytes;
   scenarios::RunOptions options;
   options.abort_on_finding = abort_on_finding;
-  return scenarios::RunScenario(*in.scenario, *proactor::Profile::Named(in.profile), source, options);
+  Campaign c = *MakeCampaign(in.scenario->name, in.profile, in.quirks);
+  return scenarios::RunScenario(*in.scenario, c.Profile(), source, options);
 }
 
 ReplayFile ReplayFromArtifact(const std::string& bytes, bool current_only) {
@@ -39,7 +70,7 @@ ReplayFile ReplayFromArtifact(const std::string& bytes, bool current_only) {
   FuzzInput in = DecodeFuzzInput(data, bytes.size(), current_only);
   FuzzBytesSource source(absl::MakeConstSpan(in.choices, in.choices_size));
   Recorder recorder(source);
-  Campaign c = *MakeCampaign(in.scenario->name, in.profile, {});
+  Campaign c = *MakeCampaign(in.scenario->name, in.profile, in.quirks);
   scenarios::ScenarioResult r = scenarios::RunScenario(*in.scenario, c.Profile(), recorder);
   return MakeReplay(c, r, recorder.choices());
 }

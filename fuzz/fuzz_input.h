@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fuzz/replay_file.h"
 #include "scenarios/scenario.h"
@@ -21,9 +22,21 @@ namespace iocpsim {
 struct FuzzInput {
   const scenarios::Scenario* scenario;
   std::string profile;
+  std::vector<std::string> quirks;
   const uint8_t* choices;
   size_t choices_size;
 };
+
+// A fixed scenario (and quirks): then every input byte is a choice. The
+// fuzz targets read it from IOCPSIM_FUZZ_SCENARIO and IOCPSIM_FUZZ_QUIRKS
+// (comma-separated), which `iocpsim fuzz --scenario S --quirk Q` sets.
+struct FuzzPin {
+  const scenarios::Scenario* scenario = nullptr;
+  std::vector<std::string> quirks;
+};
+void SetFuzzPin(FuzzPin pin);
+// Reads the pin from the environment; returns an error message, or "".
+std::string PinFromEnvironment();
 
 FuzzInput DecodeFuzzInput(const uint8_t* data, size_t size, bool current_only);
 

@@ -576,16 +576,32 @@ int ConvertCommand(const std::vector<std::string>& args) {
 
 int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
   if (Has(args, "--help")) {
-    std::printf("iocpsim fuzz [--current] [--seconds T] [--jobs N]\n"
+    std::printf("iocpsim fuzz [--current] [--scenario S [--quirk Q ...]] [--seconds T] [--jobs N]\n"
                 "Runs the libFuzzer target (build/fuzz, built by scripts/test) from its seed\n"
                 "corpus for T seconds (default 60), then converts any crash artifact into a\n"
-                "replay file under reports/out/fuzz/.\n");
+                "replay file under reports/out/fuzz/. --scenario pins one scenario (and\n"
+                "quirks): every input byte is then a choice.\n");
     return 0;
   }
   bool current = Has(args, "--current");
-  std::string seconds = "60", jobs = "1";
+  std::string seconds = "60", jobs = "1", scenario;
+  std::vector<std::string> quirks;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--current") continue;
+    if (args[i] == "--scenario" && i + 1 < args.size()) {
+      scenario = args[++i];
+      if (scenarios::FindScenario(scenario) == nullptr) {
+        return Usage("unknown scenario '" + scenario + "' (scenarios: " + ScenarioNames() + ")");
+      }
+      continue;
+    }
+    if (args[i] == "--quirk" && i + 1 < args.size()) {
+      quirks.push_back(args[++i]);
+      if (!proactor::QuirkFromId(quirks.back())) {
+        return Usage("unknown quirk '" + quirks.back() + "' (quirks: " + QuirkNames() + ")");
+      }
+      continue;
+    }
     if (args[i] == "--seconds" && i + 1 < args.size() && Number(args[i + 1])) {
       seconds = args[++i];
     } else if (args[i] == "--jobs" && i + 1 < args.size() && Number(args[i + 1])) {
@@ -607,11 +623,24 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
   std::filesystem::path corpus = out / ("corpus-" + target_name);
   std::error_code ec;
   std::filesystem::create_directories(corpus, ec);
-  std::filesystem::copy(root / "corpus" / target_name, corpus,
-                        std::filesystem::copy_options::skip_existing, ec);
-  std::string cmd = target.string() + " -max_total_time=" + seconds + " -jobs=" + jobs +
+  if (scenario.empty()) {
+    std::filesystem::copy(root / "corpus" / target_name, corpus,
+                          std::filesystem::copy_options::skip_existing, ec);
+  }
+  std::string env;
+  if (!scenario.empty()) {
+    env = "IOCPSIM_FUZZ_SCENARIO=" + scenario + " IOCPSIM_FUZZ_QUIRKS=" + Join(quirks, ",") + " ";
+    setenv("IOCPSIM_FUZZ_SCENARIO", scenario.c_str(), 1);
+    setenv("IOCPSIM_FUZZ_QUIRKS", Join(quirks, ",").c_str(), 1);
+    PinFromEnvironment();  // to convert this run's artifacts
+    corpus = out / ("corpus-" + scenario);
+    std::filesystem::create_directories(corpus, ec);
+  }
+  // On a terminal libFuzzer's own status lines show the progress.
+  std::string log = isatty(2) ? "" : " 2>" + (out / "fuzz.log").string();
+  std::string cmd = env + target.string() + " -max_total_time=" + seconds + " -jobs=" + jobs +
                     " -workers=" + jobs + " -print_final_stats=1 -artifact_prefix=" +
-                    (out / "").string() + " " + corpus.string() + " 2>" + (out / "fuzz.log").string();
+                    (out / "").string() + " " + corpus.string() + log;
   std::printf("running: %s\n", cmd.c_str());
   int status = std::system(cmd.c_str());
   (void)status;
@@ -635,12 +664,28 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
 
 // ------------------------------------------------------------------- hunt
 
+// A plain-text report beside a replay file: the verdict first, every
+// finding with its detail, the trace, and the command that replays it last.
+void WriteTextReport(const Campaign& c, const ReplayFile& r, const std::string& replay_path) {
+  scenarios::ScenarioResult result = RunChoices(c, r, /*soft=*/false, /*trace=*/true, nullptr, nullptr);
+  std::ofstream out(replay_path.substr(0, replay_path.size() - 7) + ".txt");
+  out << "verdict " << scenarios::VerdictName(result.verdict.verdict) << "  signature "
+      << result.verdict.signature << "\n";
+  out << "scenario " << r.scenario << "  profile " << c.Profile().Describe() << "  "
+      << Deviations(r.choices) << " deviations from the canonical schedule\n\n";
+  for (const auto& f : result.findings) out << "finding " << f.signature << "\n  " << f.detail << "\n";
+  out << "\ntrace (" << result.run.trace.size() << " lines):\n";
+  for (const std::string& line : result.run.trace) out << "  " << line << "\n";
+  out << "\nreplay: scripts/iocpsim replay " << replay_path << " --trace\n";
+}
+
 int HuntCommand(const std::vector<std::string>& args) {
   if (Has(args, "--help")) {
     std::printf("iocpsim hunt [--seconds T] [--out DIR]\n"
                 "The main job: every scenario under `current` and under each historical profile,\n"
                 "on all cores, within about T seconds (default 60); findings are minimized and\n"
-                "written as replay files to DIR (default reports/out/hunt). Exit 1 when\n"
+                "written as replay files (with a text report beside each) to DIR (default\n"
+                "reports/out/hunt). Exit 1 when\n"
                 "today's proactor (`current`) shows a finding outside the canary.\n");
     return 0;
   }
@@ -695,6 +740,7 @@ int HuntCommand(const std::vector<std::string>& args) {
         cell.deviations = Deviations(small.choices);
         cell.replay = out_dir + "/" + cell.scenario + "." + cell.profile + ".replay";
         if (!WriteReplay(small, cell.replay).ok()) cell.replay = "(not written)";
+        WriteTextReport(c, small, cell.replay);
       }
     }
   };
@@ -756,6 +802,9 @@ int HuntCommand(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // Raw artifacts of a pinned fuzz run decode with the same pin.
+  std::string pin_error = iocpsim::PinFromEnvironment();
+  if (!pin_error.empty()) return iocpsim::Usage(pin_error);
   if (args.empty()) {
     return iocpsim::Usage("usage: iocpsim list | run SCENARIO [flags] | sweep SCENARIO [flags]");
   }

@@ -11,8 +11,10 @@
 #define IOCPSIM_FUZZ_CURRENT_ONLY false
 #endif
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 // libFuzzer's extra counters (-fsanitize=fuzzer collects this section as
 // coverage), fed from the simulation when IOCPSIM_EXTRA_COVERAGE=1.
@@ -22,6 +24,12 @@ static bool use_extra_counters = false;
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* env = std::getenv("IOCPSIM_EXTRA_COVERAGE");
   use_extra_counters = env != nullptr && std::strcmp(env, "1") == 0;
+  // A pinned scenario and quirks (see fuzz_input.h); bad names stop here.
+  std::string error = iocpsim::PinFromEnvironment();
+  if (!error.empty()) {
+    std::fprintf(stderr, "iocpsim: %s\n", error.c_str());
+    std::exit(2);
+  }
   return 0;
 }
 
