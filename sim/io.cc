@@ -11,7 +11,7 @@
 #include "sim/kernel.h"
 
 #ifdef IOCPSIM_ASAN
-#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/asan_interface.h>
 #endif
 
 namespace iocpsim {
@@ -62,8 +62,9 @@ struct TouchState {
 };
 thread_local TouchState touching;  // one simulation at a time per OS thread
 
-// Called by AddressSanitizer after it printed its report, before exiting.
-void NameTouchedOperation() {
+// Called by AddressSanitizer with its report, before the process dies. (Not
+// the death callback: libFuzzer owns that one, to write its crash file.)
+void NameTouchedOperation(const char*) {
   if (touching.op == nullptr) return;
   std::string op = touching.kernel->DescribeOp(touching.op);
   std::fprintf(stderr, "iocpsim: the kernel was %s of %s\n", touching.what, op.c_str());
@@ -74,7 +75,7 @@ void NameTouchedOperation() {
 Kernel::Touching::Touching(const Kernel& k, const Op* op, const char* what) {
 #ifdef IOCPSIM_ASAN
   static const bool installed = [] {
-    __sanitizer_set_death_callback(NameTouchedOperation);
+    __asan_set_error_report_callback(NameTouchedOperation);
     return true;
   }();
   (void)installed;
