@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -705,12 +706,12 @@ int HuntCommand(const std::vector<std::string>& args) {
   struct Cell {
     std::string scenario, profile;
     ExploreResult result;
-    std::string replay;
-    size_t deviations = 0;
+    std::vector<std::string> replays;  // per group
+    std::vector<size_t> deviations;    // per group, after minimization
   };
   std::vector<Cell> cells;
   for (const Scenario& s : scenarios::AllScenarios()) {
-    for (const std::string& p : Profile::Names()) cells.push_back({s.name, p, {}, "", 0});
+    for (const std::string& p : Profile::Names()) cells.push_back({s.name, p, {}, {}, {}});
   }
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
@@ -719,6 +720,9 @@ int HuntCommand(const std::vector<std::string>& args) {
   double per_cell = total * workers / cells.size();
   std::mutex mu;
   size_t next = 0;
+  std::atomic<uint64_t> total_runs{0};
+  std::atomic<uint64_t> total_findings{0};
+  std::atomic<size_t> finished_cells{0};
   auto work = [&] {
     for (;;) {
       size_t i;
@@ -733,14 +737,28 @@ int HuntCommand(const std::vector<std::string>& args) {
       ExploreLimits limits;
       limits.max_runs = UINT64_MAX;
       limits.max_seconds = per_cell;
-      limits.stop_at_first = true;
+      // The whole cell budget, so that a cell shows every signature it
+      // reaches, not just the first.
+      uint64_t reported = 0;
+      limits.progress = [&](const ExploreResult& r) {
+        total_runs += r.runs - reported;
+        reported = r.runs;
+      };
       cell.result = iocpsim::Explore(c, *strategy, limits);
-      if (!cell.result.groups.empty()) {
-        ReplayFile small = Minimize(c, cell.result.groups[0].smallest, 2000, nullptr);
-        cell.deviations = Deviations(small.choices);
-        cell.replay = out_dir + "/" + cell.scenario + "." + cell.profile + ".replay";
-        if (!WriteReplay(small, cell.replay).ok()) cell.replay = "(not written)";
-        WriteTextReport(c, small, cell.replay);
+      total_runs += cell.result.runs - reported;
+      if (!cell.result.groups.empty()) ++total_findings;
+      ++finished_cells;
+      for (const Group& g : cell.result.groups) {
+        ReplayFile small = Minimize(c, g.smallest, 500, nullptr);
+        cell.deviations.push_back(Deviations(small.choices));
+        std::string path = out_dir + "/" + cell.scenario + "." + cell.profile + "." +
+                           SafeName(g.signature) + ".replay";
+        if (WriteReplay(small, path).ok()) {
+          WriteTextReport(c, small, path);
+        } else {
+          path = "(not written)";
+        }
+        cell.replays.push_back(path);
       }
     }
   };
@@ -756,8 +774,12 @@ int HuntCommand(const std::vector<std::string>& args) {
         started = next;
       }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::fprintf(stderr, "\rhunting: %zu of %zu cells started, %.0fs ", started, cells.size(), secs);
-      if (started == cells.size()) break;
+      uint64_t runs = total_runs.load();
+      std::fprintf(stderr, "\rhunting: %zu of %zu cells started, %llu runs, %.0f runs/s, %llu findings, %.0fs ",
+                   started, cells.size(), static_cast<unsigned long long>(runs),
+                   runs / std::max(secs, 1e-9),
+                   static_cast<unsigned long long>(total_findings.load()), secs);
+      if (finished_cells.load() == cells.size()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   }
@@ -765,6 +787,8 @@ int HuntCommand(const std::vector<std::string>& args) {
   if (isatty(2)) std::fprintf(stderr, "\r%60s\r", "");
   std::printf("%-24s %-14s %-16s %-52s %9s %8s %5s  %s\n", "scenario", "profile", "verdict",
               "signature", "runs", "first", "devs", "replay");
+  std::printf("(one row per signature found; runs: the cell's runs on its first row, then the run\n"
+              " that first found it; first: wall time to it; devs: deviations after minimization)\n");
   size_t found = 0;
   for (const Cell& cell : cells) {
     const ExploreResult& r = cell.result;
@@ -775,13 +799,15 @@ int HuntCommand(const std::vector<std::string>& args) {
       continue;
     }
     ++found;
-    const Group& g = r.groups[0];
-    char first[32];
-    std::snprintf(first, sizeof first, "%.2fs", g.first_seconds);
-    std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5zu  %s\n", cell.scenario.c_str(),
-                cell.profile.c_str(), scenarios::VerdictName(g.verdict), g.signature.c_str(),
-                static_cast<unsigned long long>(r.runs), first, cell.deviations,
-                cell.replay.c_str());
+    for (size_t k = 0; k < r.groups.size(); ++k) {
+      const Group& g = r.groups[k];
+      char first[32];
+      std::snprintf(first, sizeof first, "%.2fs", g.first_seconds);
+      std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5zu  %s\n", cell.scenario.c_str(),
+                  cell.profile.c_str(), scenarios::VerdictName(g.verdict), g.signature.c_str(),
+                  static_cast<unsigned long long>(k == 0 ? r.runs : g.first_run), first,
+                  cell.deviations[k], cell.replays[k].c_str());
+    }
   }
   // The historical profiles are expected to show their bugs, and the
   // canary to be found everywhere; a finding against today's proactor is

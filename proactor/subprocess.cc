@@ -239,7 +239,7 @@ Coro<Void> SubprocessTransport::ConnectPipes(SubprocessTransportPtr self, Future
       bool failed = false;
       try {
         co_await pipe_waiter;
-      } catch (...) {
+      } catch (const std::exception&) {
         failed = true;
       }
       if (failed) {
@@ -251,7 +251,7 @@ Coro<Void> SubprocessTransport::ConnectPipes(SubprocessTransportPtr self, Future
     loop.CallSoon([self, p = self->Proto()] { p->ConnectionMade(self); });
     for (auto& cb : *self->pending_calls_) loop.CallSoon(std::move(cb));
     self->pending_calls_.reset();
-  } catch (...) {
+  } catch (const std::exception&) {
     error = std::current_exception();
   }
   if (waiter != nullptr && !waiter->cancelled()) {
@@ -347,7 +347,7 @@ Coro<std::pair<SubprocessTransportPtr, SubprocessProtocolPtr>> SubprocessExec(
   std::exception_ptr error;
   try {
     co_await waiter;
-  } catch (...) {
+  } catch (const std::exception&) {
     error = std::current_exception();
   }
   if (error) {

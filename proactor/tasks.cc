@@ -20,11 +20,14 @@ void TaskBase::Step(std::exception_ptr exc) {
   handle_.resume();
   if (!handle_.done()) return;
   if (std::exception_ptr e = std::exchange(coro_exception_, nullptr)) {
+    // Only std::exceptions become the task's exception; anything else
+    // (the simulator unwinding this thread, like Python's SystemExit and
+    // KeyboardInterrupt) goes on up.
     try {
       std::rethrow_exception(e);
     } catch (const CancelledError&) {
       self.FutureBase::Cancel();  // super().cancel()
-    } catch (...) {
+    } catch (const std::exception&) {
       self.SetException(e);
     }
     return;
