@@ -492,11 +492,23 @@ int ReplayCommand(const std::vector<std::string>& args) {
   char digest[24];
   std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(r.run.digest));
   if (json) {
-    std::printf("{\"scenario\":%s,\"profile\":%s,\"verdict\":%s,\"signature\":%s,\"digest\":%s,"
-                "\"choices\":%llu,\"divergence\":%s,\"matched\":%s}\n",
+    // The fields of `run --json`, plus divergence and matched.
+    std::string findings;
+    for (const auto& f : r.findings) {
+      if (!findings.empty()) findings += ",";
+      findings += "{\"verdict\":" + JsonString(scenarios::VerdictName(f.verdict)) +
+                  ",\"signature\":" + JsonString(f.signature) +
+                  ",\"detail\":" + JsonString(f.detail) + "}";
+    }
+    std::printf("{\"scenario\":%s,\"profile\":%s,\"source\":%s,\"verdict\":%s,\"signature\":%s,"
+                "\"digest\":%s,\"choices\":%llu,\"steps\":%llu,\"virtual_ns\":%lld,"
+                "\"findings\":[%s],\"divergence\":%s,\"matched\":%s}\n",
                 JsonString(file.scenario).c_str(), JsonString(campaign.Profile().Describe()).c_str(),
-                JsonString(verdict).c_str(), JsonString(r.verdict.signature).c_str(),
-                JsonString(digest).c_str(), static_cast<unsigned long long>(r.run.choices),
+                JsonString("replay " + args[0]).c_str(), JsonString(verdict).c_str(),
+                JsonString(r.verdict.signature).c_str(), JsonString(digest).c_str(),
+                static_cast<unsigned long long>(r.run.choices),
+                static_cast<unsigned long long>(r.run.steps),
+                static_cast<long long>(r.run.end_time_ns), findings.c_str(),
                 JsonString(divergence).c_str(), matched ? "true" : "false");
   } else {
     for (const std::string& line : r.run.trace) std::printf("%s\n", line.c_str());
