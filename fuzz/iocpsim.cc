@@ -88,6 +88,29 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// The JSON object of `run --json` (and of `replay --json`, with `extra`
+// fields appended: ",\"matched\":true").
+std::string RunJson(const std::string& scenario, const std::string& profile,
+                    const std::string& source, const scenarios::ScenarioResult& r,
+                    const std::string& extra = "") {
+  std::string findings;
+  for (const auto& f : r.findings) {
+    if (!findings.empty()) findings += ",";
+    findings += "{\"verdict\":" + JsonString(scenarios::VerdictName(f.verdict)) +
+                ",\"signature\":" + JsonString(f.signature) + ",\"detail\":" + JsonString(f.detail) +
+                "}";
+  }
+  char digest[24];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(r.run.digest));
+  return "{\"scenario\":" + JsonString(scenario) + ",\"profile\":" + JsonString(profile) +
+         ",\"source\":" + JsonString(source) +
+         ",\"verdict\":" + JsonString(scenarios::VerdictName(r.verdict.verdict)) +
+         ",\"signature\":" + JsonString(r.verdict.signature) + ",\"digest\":" + JsonString(digest) +
+         ",\"choices\":" + std::to_string(r.run.choices) + ",\"steps\":" + std::to_string(r.run.steps) +
+         ",\"virtual_ns\":" + std::to_string(r.run.end_time_ns) + ",\"findings\":[" + findings + "]" +
+         extra + "}";
+}
+
 int List() {
   for (const Scenario& s : scenarios::AllScenarios()) {
     std::vector<std::string> bugs(s.bugs.begin(), s.bugs.end());
@@ -248,22 +271,7 @@ int Run(const std::vector<std::string>& raw) {
   char digest[24];
   std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(r.run.digest));
   if (json) {
-    std::string findings;
-    for (const auto& f : r.findings) {
-      if (!findings.empty()) findings += ",";
-      findings += "{\"verdict\":" + JsonString(scenarios::VerdictName(f.verdict)) +
-                  ",\"signature\":" + JsonString(f.signature) +
-                  ",\"detail\":" + JsonString(f.detail) + "}";
-    }
-    std::printf(
-        "{\"scenario\":%s,\"profile\":%s,\"source\":%s,\"verdict\":%s,\"signature\":%s,"
-        "\"digest\":%s,\"choices\":%llu,\"steps\":%llu,\"virtual_ns\":%lld,\"findings\":[%s]}\n",
-        JsonString(s->name).c_str(), JsonString(profile->Describe()).c_str(),
-        JsonString(source_name).c_str(), JsonString(verdict).c_str(),
-        JsonString(r.verdict.signature).c_str(), JsonString(digest).c_str(),
-        static_cast<unsigned long long>(r.run.choices),
-        static_cast<unsigned long long>(r.run.steps), static_cast<long long>(r.run.end_time_ns),
-        findings.c_str());
+    std::printf("%s\n", RunJson(s->name, profile->Describe(), source_name, r).c_str());
   } else {
     for (const std::string& line : r.run.trace) std::printf("%s\n", line.c_str());
     std::printf("scenario %s  profile %s  %s\n", s->name, profile->Describe().c_str(),
@@ -493,23 +501,10 @@ int ReplayCommand(const std::vector<std::string>& args) {
   std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(r.run.digest));
   if (json) {
     // The fields of `run --json`, plus divergence and matched.
-    std::string findings;
-    for (const auto& f : r.findings) {
-      if (!findings.empty()) findings += ",";
-      findings += "{\"verdict\":" + JsonString(scenarios::VerdictName(f.verdict)) +
-                  ",\"signature\":" + JsonString(f.signature) +
-                  ",\"detail\":" + JsonString(f.detail) + "}";
-    }
-    std::printf("{\"scenario\":%s,\"profile\":%s,\"source\":%s,\"verdict\":%s,\"signature\":%s,"
-                "\"digest\":%s,\"choices\":%llu,\"steps\":%llu,\"virtual_ns\":%lld,"
-                "\"findings\":[%s],\"divergence\":%s,\"matched\":%s}\n",
-                JsonString(file.scenario).c_str(), JsonString(campaign.Profile().Describe()).c_str(),
-                JsonString("replay " + args[0]).c_str(), JsonString(verdict).c_str(),
-                JsonString(r.verdict.signature).c_str(), JsonString(digest).c_str(),
-                static_cast<unsigned long long>(r.run.choices),
-                static_cast<unsigned long long>(r.run.steps),
-                static_cast<long long>(r.run.end_time_ns), findings.c_str(),
-                JsonString(divergence).c_str(), matched ? "true" : "false");
+    std::printf("%s\n", RunJson(file.scenario, campaign.Profile().Describe(), "replay " + args[0], r,
+                                ",\"divergence\":" + JsonString(divergence) +
+                                    ",\"matched\":" + (matched ? "true" : "false"))
+                             .c_str());
   } else {
     for (const std::string& line : r.run.trace) std::printf("%s\n", line.c_str());
     std::printf("replay %s  scenario %s  profile %s\n", args[0].c_str(), file.scenario.c_str(),
