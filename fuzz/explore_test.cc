@@ -12,14 +12,16 @@
 namespace iocpsim {
 namespace {
 
-std::vector<std::string> CrashFiles() {
+std::vector<std::string> ReplayFiles(const char* dir) {
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(IOCPSIM_SOURCE_DIR "/corpus/crashes")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::string(IOCPSIM_SOURCE_DIR) + dir)) {
     if (e.path().extension() == ".replay") files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
+
+std::vector<std::string> CrashFiles() { return ReplayFiles("/corpus/crashes"); }
 
 TEST_CASE("Every file in corpus/crashes replays to its recorded verdict, signature and digest") {
   std::vector<std::string> files = CrashFiles();
@@ -43,6 +45,24 @@ TEST_CASE("Every file in corpus/crashes replays to its recorded verdict, signatu
     CHECK(divergence.empty());
     CHECK(scenarios::VerdictName(r.verdict.verdict) == file->verdict);
     CHECK(r.verdict.signature == file->signature);
+    CHECK(r.run.digest == file->digest);
+  }
+}
+
+TEST_CASE("Every file in corpus/regressions (false positives once found) replays clean, to its digest") {
+  std::vector<std::string> files = ReplayFiles("/corpus/regressions");
+  CHECK(!files.empty());
+  for (const std::string& path : files) {
+    CAPTURE(path);
+    absl::StatusOr<ReplayFile> file = ReadReplay(path);
+    REQUIRE(file.ok());
+    CHECK(file->verdict == "ok");
+    absl::StatusOr<Campaign> c = MakeCampaign(file->scenario, file->profile, file->quirks);
+    REQUIRE(c.ok());
+    std::string divergence;
+    scenarios::ScenarioResult r = RunChoices(*c, *file, /*soft=*/false, false, nullptr, &divergence);
+    CHECK(divergence.empty());
+    CHECK_MESSAGE(r.verdict.verdict == scenarios::Verdict::kOk, r.verdict.signature);
     CHECK(r.run.digest == file->digest);
   }
 }

@@ -517,6 +517,10 @@ void Kernel::CollectLeftovers(RunResult& r) {
   for (Process* p : processes_) {
     if (p->exit_signaled) continue;
     if (p != app_) r.processes_alive.push_back(p->Describe());
+    // A process being terminated (TerminateProcess is asynchronous) still
+    // holds its handles for a moment; the kernel closes them as it exits:
+    // they are not left open by anyone.
+    if (p->exiting && p != app_) continue;
     for (size_t i = 0; i < p->handles.size(); ++i) {
       if (p->handles[i].object == nullptr) continue;
       const HandleEntry& h = p->handles[i];
