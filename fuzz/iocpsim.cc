@@ -646,7 +646,9 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
   }
   // On a terminal libFuzzer's own status lines show the progress.
   std::string log = isatty(2) ? "" : " 2>" + (out / "fuzz.log").string();
-  std::string cmd = env + target.string() + " -max_total_time=" + seconds + " -jobs=" + jobs +
+  // From the output folder: libFuzzer's -jobs write fuzz-N.log to the
+  // current directory.
+  std::string cmd = "cd '" + out.string() + "' && " + env + target.string() + " -max_total_time=" + seconds + " -jobs=" + jobs +
                     " -workers=" + jobs + " -print_final_stats=1 -artifact_prefix=" +
                     (out / "").string() + " " + corpus.string() + log;
   std::printf("running: %s\n", cmd.c_str());
