@@ -103,14 +103,11 @@ TEST_CASE("AcceptPipe without a client is pending until one connects") {
 
 TEST_CASE("ConnectPipe retries ERROR_PIPE_BUSY with a delay doubling from 1 ms, and can be cancelled") {
   CheckClean(RunLoop([](EventLoop& loop) {
-    std::basic_string<WCHAR> name = Widen(testing::kPipeAddress);
     // One instance, taken: every CreateFile is ERROR_PIPE_BUSY.
-    auto server = std::make_shared<PipeHandle>(
-        loop, CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                               PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, 4096,
-                               4096, 0, nullptr));
-    HANDLE first = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
-                               OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+    // Plain variables, not a structured binding: clang 14 cannot capture those.
+    testing::BusyPipe busy = testing::MakeBusyPipe(loop, testing::kPipeAddress);
+    PipeHandlePtr server = busy.server;
+    HANDLE first = busy.first;
     double start = loop.Time();
     auto c = loop.proactor().ConnectPipe(testing::kPipeAddress);
     // Free the instance after 50 ms: the retries at +2, +4, +8, +16, +32 ms

@@ -185,13 +185,10 @@ TEST_CASE("Quirk post-init-leak: a cancelled subprocess_exec leaves its transpor
 TEST_CASE("Quirk bpo-23293: a cancelled connect_pipe still connects on its thread; the handle it posts leaks") {
   const std::string address = "\\\\.\\pipe\\quirk-busy";
   auto body = [&](EventLoop& loop) {
-    std::basic_string<WCHAR> name = Widen(address);
-    auto server = std::make_shared<PipeHandle>(
-        loop, CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                               PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, 4096,
-                               4096, 0, nullptr));
-    HANDLE first = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
-                               OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+    // Plain variables, not a structured binding: clang 14 cannot capture those.
+    testing::BusyPipe busy = testing::MakeBusyPipe(loop, address);
+    PipeHandlePtr server = busy.server;
+    HANDLE first = busy.first;
     auto c = loop.proactor().ConnectPipe(address);  // busy: waits
     loop.RunUntilComplete(Sleep(loop, 0.01));
     c->Cancel();

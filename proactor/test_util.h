@@ -69,6 +69,24 @@ inline std::pair<PipeHandlePtr, PipeHandlePtr> MakePipePair(EventLoop& loop,
   return {std::make_shared<PipeHandle>(loop, s), std::make_shared<PipeHandle>(loop, c)};
 }
 
+// A one-instance pipe server whose instance a first client has taken:
+// every other CreateFile on `address` gets ERROR_PIPE_BUSY until `first`
+// is closed and the server disconnected.
+struct BusyPipe {
+  PipeHandlePtr server;
+  HANDLE first;
+};
+inline BusyPipe MakeBusyPipe(EventLoop& loop, const std::string& address) {
+  std::basic_string<WCHAR> name = Widen(address);
+  auto server = std::make_shared<PipeHandle>(
+      loop, CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                             PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, 4096, 4096,
+                             0, nullptr));
+  HANDLE first = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                             OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+  return {server, first};
+}
+
 // Records every protocol callback, in order: "made", "data:<bytes>",
 // "eof", "lost" or "lost:<exception>", "pause", "resume".
 struct Recorder : Protocol {

@@ -8,6 +8,21 @@ namespace iocpsim {
 
 namespace {
 
+// Dequeues what is still queued, so that every OVERLAPPED is given back.
+void DrainPort(HANDLE port) {
+  for (;;) {
+    DWORD n;
+    ULONG_PTR key;
+    OVERLAPPED* ov;
+    GetQueuedCompletionStatus(port, &n, &key, &ov, 0);
+    if (ov == nullptr) break;
+  }
+}
+
+}  // namespace
+
+namespace {
+
 constexpr const char16_t* kName = u"\\\\.\\pipe\\determinism";
 
 DWORD Client(LPVOID) {
@@ -67,23 +82,10 @@ void DeterminismProgram() {
   }
   WaitForMultipleObjects(kClients, threads, TRUE, INFINITE);
   WaitForSingleObject(pi.hProcess, INFINITE);
-  // Drain what is still queued so every OVERLAPPED is given back.
-  for (;;) {
-    DWORD n;
-    ULONG_PTR key;
-    OVERLAPPED* ov;
-    GetQueuedCompletionStatus(port, &n, &key, &ov, 0);
-    if (ov == nullptr) break;
-  }
+  DrainPort(port);
   for (HANDLE h : servers) CloseHandle(h);
   for (HANDLE h : threads) CloseHandle(h);
-  for (;;) {
-    DWORD n;
-    ULONG_PTR key;
-    OVERLAPPED* ov;
-    GetQueuedCompletionStatus(port, &n, &key, &ov, 0);
-    if (ov == nullptr) break;
-  }
+  DrainPort(port);
   CloseHandle(pi.hProcess);
   CloseHandle(pi.hThread);
   CloseHandle(exited);
