@@ -1,5 +1,7 @@
 #include "proactor/futures.h"
 
+#include "proactor/annotate.h"
+
 #include "proactor/event_loop.h"
 
 namespace iocpsim::proactor {
@@ -36,7 +38,7 @@ std::exception_ptr FutureBase::exception() {
 
 void FutureBase::AddDoneCallbackBase(Callback fn) {
   if (done()) {
-    loop_.CallSoon([fn = std::move(fn), self = shared_from_this()] { fn(self); });
+    loop_.CallSoon([fn = std::move(fn), self = shared_from_this()] { RunCallback(fn, self); });
     return;
   }
   callbacks_.push_back(std::move(fn));
@@ -59,7 +61,16 @@ void FutureBase::ScheduleCallbacks() {
   callbacks_.clear();
   if (callbacks.empty()) return;
   std::shared_ptr<FutureBase> self = shared_from_this();
-  for (Callback& fn : callbacks) loop_.CallSoon([fn = std::move(fn), self] { fn(self); });
+  for (Callback& fn : callbacks) {
+    loop_.CallSoon([fn = std::move(fn), self] { RunCallback(fn, self); });
+  }
+}
+
+void FutureBase::RunCallback(const Callback& fn, const std::shared_ptr<FutureBase>& self) {
+  if (self->trace_op == 0) return fn(self);
+  AnnotationScope scope(self->trace_op);
+  Annotate("proactor", 0, "done-callback of " + self->Describe());
+  fn(self);
 }
 
 std::string FutureBase::Describe() const {

@@ -58,6 +58,11 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::string Describe() const;
   virtual const char* kind() const { return "Future"; }
 
+  // For the timeline: the kernel operation (ov#N) whose completion resolved
+  // this future; its done-callbacks run in that operation's annotation
+  // scope, so what they call (protocol callbacks) is linked to it.
+  uint32_t trace_op = 0;
+
  protected:
   enum class State { kPending, kCancelled, kFinished };
   // Throws what Result() must throw instead of returning a value.
@@ -68,6 +73,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
 
  private:
   void ScheduleCallbacks();
+  static void RunCallback(const Callback& fn, const std::shared_ptr<FutureBase>& self);
   EventLoop& loop_;
   uint64_t id_;
   bool exception_retrieved_ = false;

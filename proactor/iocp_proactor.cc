@@ -6,6 +6,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "proactor/annotate.h"
 #include "proactor/errors.h"
 
 namespace iocpsim::proactor {
@@ -245,6 +246,11 @@ FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePt
     } catch (const OSError&) {
       f->SetException(std::current_exception());
     }
+    if (Annotating()) {
+      f->trace_op = AnnotationOp(reinterpret_cast<const void*>(ov->address()));
+      Annotate("proactor", f->trace_op,
+               std::string("register: ") + ov->TypeName() + " completed at once, " + f->Describe());
+    }
     // ...but the packet still comes: keep the Overlapped in the cache
     // until it is dequeued, or the kernel would write into freed memory.
     // Quirk asyncio-196: before 42d3bdee the entry was not kept.
@@ -450,7 +456,9 @@ void IocpProactor::Poll(double timeout) {
     }
     ms = 0;
     auto it = cache_.find(reinterpret_cast<uintptr_t>(address));
+    uint32_t op = Annotating() ? AnnotationOp(address) : 0;
     if (it == cache_.end()) {
+      if (Annotating()) Annotate("proactor", op, "poll: no future for this packet: unexpected event");
       // Departure: CPython reports this only in debug mode; here always.
       loop_.CallExceptionHandler(
           {"GetQueuedCompletionStatus() returned an unexpected event", nullptr,
@@ -467,11 +475,20 @@ void IocpProactor::Poll(double timeout) {
     Entry e = std::move(it->second);
     cache_.erase(it);
     if (e.obj != nullptr && Contains(stopped_serving_, e.obj)) {
+      e.f->trace_op = op;
       e.f->Cancel();
+      if (Annotating()) Annotate("proactor", op, "poll: stopped serving, " + e.f->Describe());
     } else if (!e.f->done()) {
       // Not when _register() already read the result, nor when cancelled.
+      e.f->trace_op = op;
       e.finish(transferred, key, e.ov);
       results_.push_back(e.f);
+      if (Annotating()) {
+        Annotate("proactor", op, std::string("poll: ") + e.ov->TypeName() + " " + e.f->Describe());
+      }
+    } else if (Annotating()) {
+      Annotate("proactor", op, std::string("poll: ") + e.ov->TypeName() + " packet for " +
+                                   e.f->Describe() + ", dropped");
     }
   }
   // Remove the unregistered futures.

@@ -1,8 +1,21 @@
 #include "scenarios/scenario.h"
 
 #include "proactor/iocp_proactor.h"
+#include "sim/sim.h"
 
 namespace iocpsim::scenarios {
+namespace {
+
+// A protocol callback, for the timeline.
+void Callback(const std::string& who, const std::string& what) {
+  if (Annotating()) Annotate("protocol", 0, who + "." + what);
+}
+
+std::string Exc(const std::exception_ptr& e) {
+  return e ? "(" + proactor::Describe(e) + ")" : "(None)";
+}
+
+}  // namespace
 
 // ------------------------------------------------------------ Protocol
 
@@ -11,6 +24,7 @@ void CheckedProtocol::Violation(const std::string& what) {
 }
 
 void CheckedProtocol::ConnectionMade(const proactor::PipeTransportPtr& t) {
+  Callback(name_, "connection_made()");
   if (lost) Violation("connection_made-after-connection_lost");
   if (made) Violation("connection_made-twice");
   made = true;
@@ -18,6 +32,7 @@ void CheckedProtocol::ConnectionMade(const proactor::PipeTransportPtr& t) {
 }
 
 void CheckedProtocol::DataReceived(const std::string& data) {
+  Callback(name_, "data_received(" + std::to_string(data.size()) + " bytes)");
   if (!made) Violation("data_received-before-connection_made");
   if (eof) Violation("data_received-after-eof_received");
   if (lost) Violation("data_received-after-connection_lost");
@@ -26,6 +41,7 @@ void CheckedProtocol::DataReceived(const std::string& data) {
 }
 
 bool CheckedProtocol::EofReceived() {
+  Callback(name_, "eof_received()");
   if (!made) Violation("eof_received-before-connection_made");
   if (eof) Violation("eof_received-twice");
   if (lost) Violation("eof_received-after-connection_lost");
@@ -34,6 +50,7 @@ bool CheckedProtocol::EofReceived() {
 }
 
 void CheckedProtocol::ConnectionLost(std::exception_ptr exc) {
+  Callback(name_, "connection_lost" + Exc(exc));
   if (!made) Violation("connection_lost-before-connection_made");
   if (lost) Violation("connection_lost-twice");
   lost = true;
@@ -48,6 +65,7 @@ void CheckedSubprocessProtocol::Violation(const std::string& what) {
 }
 
 void CheckedSubprocessProtocol::ConnectionMade(const proactor::SubprocessTransportPtr& t) {
+  Callback("subprocess", "connection_made()");
   if (lost) Violation("connection_made-after-connection_lost");
   if (made) Violation("connection_made-twice");
   made = true;
@@ -55,24 +73,29 @@ void CheckedSubprocessProtocol::ConnectionMade(const proactor::SubprocessTranspo
 }
 
 void CheckedSubprocessProtocol::PipeDataReceived(int fd, const std::string& data) {
+  Callback("subprocess", "pipe_data_received(" + std::to_string(fd) + ", " +
+                             std::to_string(data.size()) + " bytes)");
   if (!made) Violation("pipe_data_received-before-connection_made");
   if (lost) Violation("pipe_data_received-after-connection_lost");
   out[fd] += data;
 }
 
-void CheckedSubprocessProtocol::PipeConnectionLost(int fd, std::exception_ptr) {
+void CheckedSubprocessProtocol::PipeConnectionLost(int fd, std::exception_ptr exc) {
+  Callback("subprocess", "pipe_connection_lost(" + std::to_string(fd) + ", " + Exc(exc).substr(1));
   if (!made) Violation("pipe_connection_lost-before-connection_made");
   if (lost) Violation("pipe_connection_lost-after-connection_lost");
 }
 
 void CheckedSubprocessProtocol::ProcessExited() {
+  Callback("subprocess", "process_exited()");
   if (!made) Violation("process_exited-before-connection_made");
   if (exited) Violation("process_exited-twice");
   if (lost) Violation("process_exited-after-connection_lost");
   exited = true;
 }
 
-void CheckedSubprocessProtocol::ConnectionLost(std::exception_ptr) {
+void CheckedSubprocessProtocol::ConnectionLost(std::exception_ptr exc) {
+  Callback("subprocess", "connection_lost" + Exc(exc));
   if (!made) Violation("connection_lost-before-connection_made");
   if (lost) Violation("connection_lost-twice");
   lost = true;

@@ -127,6 +127,7 @@ Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer
     ov->Internal = static_cast<ULONG_PTR>(STATUS_PENDING);
     ov->InternalHigh = 0;
     owned_[ov] = op;
+    if (trace_.keep()) last_op_at[ov] = op->id;
   }
   if (op->event != nullptr) ResetEventObject(op->event);
   live_ops_[op->id] = op;

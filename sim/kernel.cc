@@ -75,7 +75,10 @@ RunResult Kernel::Run(std::function<void()> main) {
   result_.steps = steps_;
   result_.choices = choices_;
   result_.end_time_ns = now_;
-  if (trace_.keep()) result_.trace = trace_.Render();
+  if (trace_.keep()) {
+    result_.trace = trace_.Render();
+    result_.events = trace_.Events();
+  }
   current_kernel = nullptr;
   return std::move(result_);
 }
@@ -340,8 +343,7 @@ uint32_t Kernel::Choose(ChoiceKind kind, uint32_t n, LabelFn label) {
   SIM_CHECK(v < n);
   Emit(kChoiceFmt, {static_cast<uint64_t>(kind), v, n});
   if (trace_.keep()) {
-    trace_.Note(now_, current_ ? current_->id : 0,
-                absl::StrCat("  options: ", label(), v != 0 ? "   <- deviates from canonical" : ""));
+    trace_.Note(now_, current_ ? current_->id : 0, "options", 0, label());
   }
   return v;
 }

@@ -179,6 +179,7 @@ struct Thread : Object {
   bool timed_out = false;
   uint64_t timer = 0;  // 0: none
   std::string pool_role;  // "worker", "wait callback", ... for pool threads
+  uint32_t annotation_op = 0;  // the innermost AnnotationScope's
 };
 
 struct HandleEntry {
@@ -373,6 +374,10 @@ class Kernel {
   std::map<uint64_t, std::function<void()>> timer_fns_;
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
   std::map<uint32_t, Op*> live_ops_;                   // by id, for ordered reports
+ public:
+  // With the trace kept: the last op issued at each OVERLAPPED address.
+  absl::flat_hash_map<const OVERLAPPED*, uint32_t> last_op_at;  // lookup only
+ private:
   Time now_ = 0;
   uint64_t steps_ = 0;
   uint64_t choices_ = 0;

@@ -165,6 +165,9 @@ BOOL WINAPI PostQueuedCompletionStatus(HANDLE port_handle, DWORD bytes, ULONG_PT
   if (ok) {
     port->queue.push_back({bytes, key, overlapped, STATUS_SUCCESS, nullptr});
     k.Notify(port);
+    // Annotations must not link this packet to an earlier operation that
+    // used the same address.
+    k.last_op_at.erase(overlapped);
   }
   k.Emit(iocpsim::kPostFmt, {k.HandleValue(port_handle), bytes, key,
                              reinterpret_cast<uintptr_t>(overlapped) ? 1u : 0u,

@@ -67,6 +67,37 @@ uint32_t Choose(ChoiceKind kind, uint32_t n, absl::string_view label) {
 
 int64_t NowNs() { return K().now(); }
 
+bool Annotating() {
+  return Kernel::current_kernel != nullptr && Kernel::current_kernel->trace().keep();
+}
+
+uint32_t AnnotationOp(const void* overlapped) {
+  if (!Annotating()) return 0;
+  const auto& at = Kernel::current_kernel->last_op_at;
+  auto it = at.find(static_cast<const OVERLAPPED*>(overlapped));
+  return it == at.end() ? 0 : it->second;
+}
+
+void Annotate(const char* category, uint32_t op, std::string text) {
+  if (!Annotating()) return;
+  Kernel& k = *Kernel::current_kernel;
+  Thread* t = k.current();
+  if (op == 0 && t != nullptr) op = t->annotation_op;
+  k.trace().Note(k.now(), t != nullptr ? t->id : 0, category, op, std::move(text));
+}
+
+AnnotationScope::AnnotationScope(uint32_t op) {
+  if (!Annotating() || Kernel::current_kernel->current() == nullptr) return;
+  Thread* t = Kernel::current_kernel->current();
+  thread_ = t;
+  saved_ = t->annotation_op;
+  if (op != 0) t->annotation_op = op;
+}
+
+AnnotationScope::~AnnotationScope() {
+  if (thread_ != nullptr) static_cast<Thread*>(thread_)->annotation_op = saved_;
+}
+
 }  // namespace iocpsim
 
 using iocpsim::K;

@@ -29,6 +29,7 @@
 
 #include "absl/strings/string_view.h"
 #include "sim/choice.h"
+#include "sim/trace.h"
 
 namespace iocpsim {
 
@@ -90,6 +91,7 @@ struct RunResult {
   std::vector<OwnedOverlapped> overlapped_owned;
   std::vector<std::string> processes_alive;
   std::vector<std::string> trace;          // with keep_trace
+  std::vector<TraceEvent> events;          // with keep_trace: the same, as records
   uint64_t digest = 0;
   uint64_t steps = 0;
   uint64_t choices = 0;
@@ -106,6 +108,33 @@ uint32_t Choose(ChoiceKind kind, uint32_t n, absl::string_view label);
 
 // The virtual time, for programs and tests.
 int64_t NowNs();
+
+// Annotations: what the program under test did, in its own terms (a
+// proactor action, a protocol callback), as notes in the kept trace beside
+// the kernel's records; never part of the digest, and free when the trace
+// is not kept. Callable from simulated threads; outside a run they do
+// nothing.
+//
+//   uint32_t op = AnnotationOp(overlapped);   // right after GQCS returned it
+//   if (Annotating()) Annotate("proactor", op, "Poll: set_result ReadFile");
+//   { AnnotationScope scope(op); protocol.DataReceived(data); }  // inherits op
+bool Annotating();
+// The ov#N of the operation most recently issued with `overlapped` (0 when
+// none, or when the trace is not kept).
+uint32_t AnnotationOp(const void* overlapped);
+// `op` 0: the innermost AnnotationScope's operation on this thread.
+void Annotate(const char* category, uint32_t op, std::string text);
+class AnnotationScope {
+ public:
+  explicit AnnotationScope(uint32_t op);
+  ~AnnotationScope();
+  AnnotationScope(const AnnotationScope&) = delete;
+  AnnotationScope& operator=(const AnnotationScope&) = delete;
+
+ private:
+  void* thread_ = nullptr;  // the simulated thread it was opened on
+  uint32_t saved_ = 0;
+};
 
 // A child program: CreateProcessW runs it as the main thread of a new
 // simulated process, with argv split from the command line (argv[0] is the

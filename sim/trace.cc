@@ -32,9 +32,17 @@ void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
   records_.push_back(std::move(r));
 }
 
-void Trace::Note(int64_t now_ns, uint32_t thread, std::string text) {
+void Trace::Note(int64_t now_ns, uint32_t thread, const char* category, uint32_t op,
+                 std::string text) {
   if (!keep_) return;
-  records_.push_back({nullptr, now_ns, thread, 0, {}, std::move(text)});
+  records_.push_back({nullptr, now_ns, thread, 0, {}, std::move(text), category, op});
+}
+
+uint64_t TraceEvent::Value(char code, uint64_t otherwise) const {
+  for (size_t i = 0; i < codes.size() && i < values.size(); ++i) {
+    if (codes[i] == code) return values[i];
+  }
+  return otherwise;
 }
 
 const char* Win32ErrorName(uint32_t error) {
@@ -106,24 +114,50 @@ std::string RenderValue(char code, uint64_t v) {
 
 }  // namespace
 
-std::vector<std::string> Trace::Render() const {
-  std::vector<std::string> lines;
-  lines.reserve(records_.size());
+std::vector<TraceEvent> Trace::Events() const {
+  std::vector<TraceEvent> events;
+  events.reserve(records_.size());
   for (const Record& r : records_) {
-    std::string line = absl::StrFormat("%10.3fms thread#%-3u ", r.now_ns / 1e6, r.thread);
+    TraceEvent e;
+    e.now_ns = r.now_ns;
+    e.thread = r.thread;
     if (r.format == nullptr) {
-      absl::StrAppend(&line, r.note);
-      lines.push_back(std::move(line));
+      e.name = r.category;
+      e.text = r.note;
+      e.op = r.op;
+      e.note = true;
+      events.push_back(std::move(e));
       continue;
     }
-    absl::StrAppend(&line, r.format->name, " ");
+    e.name = r.format->name;
     int i = 0;
     for (const char* p = r.format->format; *p; ++p) {
       if (*p == '%' && p[1] && i < r.n) {
-        line += RenderValue(*++p, r.values[i++]);
+        char code = *++p;
+        e.codes += code;
+        e.values.push_back(r.values[i]);
+        e.text += RenderValue(code, r.values[i++]);
       } else {
-        line += *p;
+        e.text += *p;
       }
+    }
+    e.op = static_cast<uint32_t>(e.Value('o'));
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+std::vector<std::string> Trace::Render() const {
+  std::vector<std::string> lines;
+  bool deviated = false;  // the last choice took a non-canonical option
+  for (const TraceEvent& e : Events()) {
+    std::string line = absl::StrFormat("%10.3fms thread#%-3u ", e.now_ns / 1e6, e.thread);
+    if (!e.note && e.name == "choice") deviated = e.values[1] != 0;
+    if (e.note && e.name == "options") {
+      // Under its choice line.
+      absl::StrAppend(&line, "  options: ", e.text, deviated ? "   <- deviates from canonical" : "");
+    } else {
+      absl::StrAppend(&line, e.note ? "[" : "", e.name, e.note ? "]" : "", " ", e.text);
     }
     lines.push_back(std::move(line));
   }

@@ -28,20 +28,40 @@ struct TraceFormat {
   const char* format;
 };
 
+// One kept record, for the reports: what `Render()` prints, plus the
+// fields a timeline needs to place it (lanes, operation slices, flows).
+struct TraceEvent {
+  int64_t now_ns = 0;
+  uint32_t thread = 0;
+  // The call or event ("ReadFile", "complete", "choice"); for a note, its
+  // category ("options", "proactor", "protocol").
+  std::string name;
+  std::string text;   // the rendered arguments
+  std::string codes;  // the format's codes, one per value ("hoube")
+  std::vector<uint64_t> values;
+  uint32_t op = 0;    // the ov#N it concerns (first %o, or a note's)
+  bool note = false;
+
+  // The first value printed with `code`, or `otherwise`.
+  uint64_t Value(char code, uint64_t otherwise = 0) const;
+};
+
 class Trace {
  public:
   explicit Trace(bool keep) : keep_(keep) {}
 
   void Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
             std::initializer_list<uint64_t> values);
-  // Free text (for example a choice label); kept only with the trace, not
-  // part of the digest unless `digest` is set.
-  void Note(int64_t now_ns, uint32_t thread, std::string text);
+  // Free text under a category (a choice's options, a proactor action, a
+  // protocol callback), about operation ov#`op` (0: none). Kept only with
+  // the trace, never part of the digest.
+  void Note(int64_t now_ns, uint32_t thread, const char* category, uint32_t op, std::string text);
 
   uint64_t digest() const { return digest_; }
   uint64_t count() const { return count_; }
   bool keep() const { return keep_; }
   std::vector<std::string> Render() const;
+  std::vector<TraceEvent> Events() const;
 
  private:
   struct Record {
@@ -51,6 +71,8 @@ class Trace {
     uint8_t n;
     uint64_t values[6];
     std::string note;
+    const char* category = nullptr;  // a note's
+    uint32_t op = 0;                 // a note's
   };
   void Fold(uint64_t v) {
     digest_ ^= v;
