@@ -1,6 +1,7 @@
 // The iocpsim command line: the helpers its commands share, and the
 // commands, one group per file (iocpsim.cc: list, run, sweep, replay,
-// minimize, convert; cli_explore.cc: explore, hunt; cli_fuzz.cc: fuzz).
+// minimize, convert; cli_explore.cc: explore, hunt; cli_fuzz.cc: fuzz;
+// cli_report.cc: report, gallery).
 #ifndef IOCPSIM_FUZZ_CLI_H_
 #define IOCPSIM_FUZZ_CLI_H_
 
@@ -40,6 +41,8 @@ absl::StatusOr<std::pair<Campaign, ReplayFile>> Load(const std::string& path,
 int ExploreCommand(const std::vector<std::string>& args);
 int HuntCommand(const std::vector<std::string>& args);
 int FuzzCommand(const std::vector<std::string>& args, const char* argv0);
+int ReportCommand(const std::vector<std::string>& args);   // cli_report.cc
+int GalleryCommand(const std::vector<std::string>& args);
 
 }  // namespace iocpsim::cli
 

@@ -26,6 +26,7 @@
 #include "scenarios/scenario.h"
 #include "sim/choice.h"
 #include "fuzz/cli.h"
+#include "reports/report.h"
 
 namespace iocpsim::cli {
 
@@ -58,26 +59,7 @@ std::string QuirkNames() {
   return Join(names, ", ");
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(const std::string& s) { return reports::JsonQuote(s); }
 
 // The JSON object of `run --json` (and of `replay --json`, with `extra`
 // fields appended: ",\"matched\":true").

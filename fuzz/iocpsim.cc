@@ -355,7 +355,8 @@ int main(int argc, char** argv) {
     return iocpsim::cli::Usage("usage: iocpsim list | run SCENARIO [flags] | sweep SCENARIO [flags]");
   }
   if (args[0] == "--help" || args[0] == "help") {
-    std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt\n"
+    std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt |\n"
+                "        report | gallery\n"
                 "Each command takes --help.\n");
     return 0;
   }
@@ -376,6 +377,8 @@ int main(int argc, char** argv) {
   if (args[0] == "hunt") return iocpsim::cli::HuntCommand(rest);
   if (args[0] == "convert") return iocpsim::cli::ConvertCommand(rest);
   if (args[0] == "fuzz") return iocpsim::cli::FuzzCommand(rest, argv[0]);
+  if (args[0] == "report") return iocpsim::cli::ReportCommand(rest);
+  if (args[0] == "gallery") return iocpsim::cli::GalleryCommand(rest);
   return iocpsim::cli::Usage("unknown command '" + args[0] +
-                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt)");
+                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery)");
 }
