@@ -26,6 +26,7 @@
 #include "scenarios/scenario.h"
 #include "sim/choice.h"
 #include "fuzz/cli.h"
+#include "reports/report.h"
 
 namespace iocpsim::cli {
 
@@ -158,19 +159,13 @@ int ExploreCommand(const std::vector<std::string>& args) {
 
 // ------------------------------------------------------------------- hunt
 
-// A plain-text report beside a replay file: the verdict first, every
-// finding with its detail, the trace, and the command that replays it last.
-void WriteTextReport(const Campaign& c, const ReplayFile& r, const std::string& replay_path) {
-  scenarios::ScenarioResult result = RunChoices(c, r, /*soft=*/false, /*trace=*/true, nullptr, nullptr);
-  std::ofstream out(replay_path.substr(0, replay_path.size() - 7) + ".txt");
-  out << "verdict " << scenarios::VerdictName(result.verdict.verdict) << "  signature "
-      << result.verdict.signature << "\n";
-  out << "scenario " << r.scenario << "  profile " << c.Profile().Describe() << "  "
-      << Deviations(r.choices) << " deviations from the canonical schedule\n\n";
-  for (const auto& f : result.findings) out << "finding " << f.signature << "\n  " << f.detail << "\n";
-  out << "\ntrace (" << result.run.trace.size() << " lines):\n";
-  for (const std::string& line : result.run.trace) out << "  " << line << "\n";
-  out << "\nreplay: scripts/iocpsim replay " << replay_path << " --trace\n";
+// Reports beside a replay file (reports/report.h): the text timeline and
+// the Markdown report.
+void WriteReports(const Campaign& c, const ReplayFile& r, const std::string& replay_path) {
+  reports::Report report = reports::BuildReport(c, r, replay_path);
+  std::string stem = replay_path.substr(0, replay_path.size() - 7);
+  std::ofstream(stem + ".txt") << reports::RenderText(report);
+  std::ofstream(stem + ".md") << reports::RenderMarkdown(report);
 }
 
 int HuntCommand(const std::vector<std::string>& args) {
@@ -178,7 +173,7 @@ int HuntCommand(const std::vector<std::string>& args) {
     std::printf("iocpsim hunt [--seconds T] [--out DIR]\n"
                 "The main job: every scenario under `current` and under each historical profile,\n"
                 "on all cores, within about T seconds (default 60); findings are minimized and\n"
-                "written as replay files (with a text report beside each) to DIR (default\n"
+                "written as replay files (with text and Markdown reports beside each) to DIR (default\n"
                 "reports/out/hunt). Exit 1 when\n"
                 "today's proactor (`current`) shows a finding outside the canary.\n");
     return 0;
@@ -247,7 +242,7 @@ int HuntCommand(const std::vector<std::string>& args) {
         std::string path = out_dir + "/" + cell.scenario + "." + cell.profile + "." +
                            SafeName(g.signature) + ".replay";
         if (WriteReplay(small, path).ok()) {
-          WriteTextReport(c, small, path);
+          WriteReports(c, small, path);
         } else {
           path = "(not written)";
         }

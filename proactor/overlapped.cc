@@ -46,7 +46,7 @@ void Overlapped::DeallocCheck() {
           {"<_overlapped.Overlapped> still has pending operation at deallocation, the process "
            "may crash",
            std::make_exception_ptr(OSError(err, "OSError: [WinError " + std::to_string(err) + "]")),
-           {{"address", "ov@" + std::to_string(address() % 0x10000)}}});
+           {{"operation", TypeName()}}});  // CPython prints the object; addresses are not stable
   }
 }
 

@@ -54,7 +54,9 @@ std::vector<std::string> Summarize(const Report& r, const std::vector<uint32_t>&
   for (const TimelineEvent& e : r.timeline) {
     if (e.deviates) devs.push_back(absl::StrCat("at ", Ms(e.now_ns), " ", e.text));
   }
-  if (deviations == 0) {
+  if (r.choices.empty()) {
+    out.push_back("It made no choice: the race needs no particular schedule.");
+  } else if (deviations == 0) {
     out.push_back(absl::StrCat("Every one of its ", r.choices.size(),
                                " choices took the canonical option: this is the canonical run."));
   } else {
@@ -230,7 +232,7 @@ std::string TimelineLines(const Report& r) {
   }
   if (r.verdict != "ok") {
     absl::StrAppendFormat(&out, "!! %12s  %-10s %-8s %s: %s\n", Ms(r.end_time_ns), "oracle",
-                          r.verdict, r.signature, r.complaint);
+                          "verdict", r.signature, r.complaint);
   }
   return out;
 }
@@ -337,7 +339,12 @@ struct Lanes {
 constexpr uint32_t kKernelPid = 100000;
 constexpr uint32_t kHandlesPid = 100001;
 
-bool OnKernelLane(const TimelineEvent& e) { return e.kind == "kernel" || e.thread == 0; }
+// What the kernel did on its own; an operation's issue and cancellation
+// request stay on the lane of the thread whose call made them.
+bool OnKernelLane(const TimelineEvent& e) {
+  return (e.kind == "kernel" && e.name != "issue" && e.name != "cancel-requested") ||
+         e.thread == 0;
+}
 
 Lanes MakeLanes(const Report& r) {
   Lanes out;
