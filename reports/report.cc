@@ -582,24 +582,13 @@ const char* Color(const std::string& kind) {
 
 std::string RenderHtml(const Report& r) {
   Lanes lanes = MakeLanes(r);
-  constexpr int kLabel = 230, kCol = 7, kRow = 26, kTop = 30;
+  constexpr int kLabel = 230, kCol = 7, kRow = 26, kTop = 50;
   int width = kLabel + static_cast<int>(r.timeline.size()) * kCol + 20;
   int height = kTop + static_cast<int>(lanes.lanes.size()) * kRow + 10;
   std::string svg = absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
       "font-family=\"monospace\" font-size=\"11\">\n",
       width, height);
-  // Deviating choices: a band across every lane.
-  for (size_t i = 0; i < r.timeline.size(); ++i) {
-    if (!r.timeline[i].deviates) continue;
-    int x = kLabel + static_cast<int>(i) * kCol;
-    absl::StrAppendFormat(&svg,
-                          "<rect class=\"deviation\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                          "fill=\"#ff000030\" stroke=\"#e00\"><title>%s</title></rect>\n"
-                          "<text x=\"%d\" y=\"%d\" fill=\"#c00\">choice %d deviates</text>\n",
-                          x - 2, kTop - 4, kCol + 4, height - kTop, Escape(r.timeline[i].text),
-                          x, kTop - 10, r.timeline[i].choice_index);
-  }
   for (size_t li = 0; li < lanes.lanes.size(); ++li) {
     const Lane& l = lanes.lanes[li];
     int y = kTop + static_cast<int>(li) * kRow;
@@ -639,6 +628,19 @@ std::string RenderHtml(const Report& r) {
     }
     svg += "</g>\n";
   }
+  // Deviating choices: a band across every lane, on top, labelled with
+  // the choice's number.
+  int shown = 0;  // labels stagger over three rows
+  for (size_t i = 0; i < r.timeline.size(); ++i) {
+    if (!r.timeline[i].deviates) continue;
+    int x = kLabel + static_cast<int>(i) * kCol;
+    absl::StrAppendFormat(&svg,
+                          "<rect class=\"deviation\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                          "fill=\"#ff000030\" stroke=\"#e00\"><title>%s</title></rect>\n"
+                          "<text x=\"%d\" y=\"%d\" fill=\"#c00\">#%d</text>\n",
+                          x - 2, kTop - 4, kCol + 4, height - kTop, Escape(r.timeline[i].text),
+                          x - 4, kTop - 8 - 11 * (shown++ % 3), r.timeline[i].choice_index);
+  }
   svg += "</svg>\n";
 
   std::string legend;
@@ -665,7 +667,8 @@ std::string RenderHtml(const Report& r) {
       Escape(r.verdict), " <code>", Escape(r.signature), "</code></h1>\n<p>Replay it: <code>",
       Escape(r.replay_command), "</code></p>\n<p>", Escape(absl::StrJoin(r.summary, " ")),
       "</p>\n<p>", legend,
-      "<span style=\"color:#e00\">&#9670;</span> deviating choice</p>\n<div class=\"lanes\">\n",
+      "<span style=\"color:#e00\">&#9670;</span> deviating choice (#N: its number in the "
+      "replay file; hover over any mark for the event)</p>\n<div class=\"lanes\">\n",
       svg, "</div>\n<h2>Timeline</h2>\n<pre>", timeline, "</pre>\n<p>Replay it: <code>",
       Escape(r.replay_command), "</code></p>\n</body></html>\n");
 }
