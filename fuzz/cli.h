@@ -1,7 +1,7 @@
 // The iocpsim command line: the helpers its commands share, and the
 // commands, one group per file (iocpsim.cc: list, run, sweep, replay,
 // minimize, convert; cli_explore.cc: explore, hunt; cli_fuzz.cc: fuzz;
-// cli_report.cc: report, gallery).
+// cli_report.cc: report, gallery; cli_triage.cc: triage).
 #ifndef IOCPSIM_FUZZ_CLI_H_
 #define IOCPSIM_FUZZ_CLI_H_
 
@@ -43,6 +43,7 @@ int HuntCommand(const std::vector<std::string>& args);
 int FuzzCommand(const std::vector<std::string>& args, const char* argv0);
 int ReportCommand(const std::vector<std::string>& args);   // cli_report.cc
 int GalleryCommand(const std::vector<std::string>& args);
+int TriageCommand(const std::vector<std::string>& args);   // cli_triage.cc
 
 }  // namespace iocpsim::cli
 

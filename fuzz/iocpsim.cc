@@ -356,7 +356,7 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "--help" || args[0] == "help") {
     std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt |\n"
-                "        report | gallery\n"
+                "        report | gallery | triage\n"
                 "Each command takes --help.\n");
     return 0;
   }
@@ -379,6 +379,7 @@ int main(int argc, char** argv) {
   if (args[0] == "fuzz") return iocpsim::cli::FuzzCommand(rest, argv[0]);
   if (args[0] == "report") return iocpsim::cli::ReportCommand(rest);
   if (args[0] == "gallery") return iocpsim::cli::GalleryCommand(rest);
+  if (args[0] == "triage") return iocpsim::cli::TriageCommand(rest);
   return iocpsim::cli::Usage("unknown command '" + args[0] +
-                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery)");
+                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery, triage)");
 }

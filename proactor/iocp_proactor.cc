@@ -276,7 +276,7 @@ FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePt
 
 FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbytes) {
   RegisterWithIocp(conn);
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   try {
     ov->ReadFile(conn->fileno(), nbytes);
   } catch (const BrokenPipeError&) {
@@ -290,7 +290,7 @@ FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbyte
 FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn,
                                         std::shared_ptr<std::string> buf) {
   RegisterWithIocp(conn);
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   try {
     ov->ReadFileInto(conn->fileno(), std::move(buf));
   } catch (const BrokenPipeError&) {
@@ -301,14 +301,14 @@ FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn,
 
 FuturePtr<DWORD> IocpProactor::Send(const PipeHandlePtr& conn, std::string data) {
   RegisterWithIocp(conn);
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   ov->WriteFile(conn->fileno(), std::move(data));
   return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) { return ov->GetResult(); });
 }
 
 FuturePtr<PipeHandlePtr> IocpProactor::AcceptPipe(const PipeHandlePtr& pipe) {
   RegisterWithIocp(pipe);
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   bool connected = ov->ConnectNamedPipe(pipe->fileno());
   if (connected) {
     // ERROR_PIPE_CONNECTED: the client connected first; no packet will
@@ -348,7 +348,7 @@ FuturePtr<PipeHandlePtr> IocpProactor::ConnectPipeOnThread(const std::string& ad
   // the future cannot cancel it, and close() forgets its entry (before
   // 3d2256f6).
   CheckClosed();
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   ov->WaitNamedPipeAndConnect(address, iocp_);
   auto f = std::make_shared<OverlappedFuture<PipeHandlePtr>>(loop_, ov);
   Entry e;
@@ -389,7 +389,7 @@ FuturePtr<bool> IocpProactor::WaitForHandleImpl(HANDLE handle, double timeout, b
   // RegisterWaitForSingleObject has a 1 ms resolution: round away from 0.
   DWORD ms = timeout < 0 ? INFINITE : static_cast<DWORD>(std::ceil(timeout * 1e3));
   // The Overlapped is only a unique key for the cache.
-  auto ov = std::make_shared<Overlapped>(loop_);
+  auto ov = Overlapped::New(loop_);
   ov->MarkWait();
   // overlapped.c RegisterWaitWithQueue: the callback posts the address.
   post_data_.push_back(std::make_unique<PostCallbackData>(PostCallbackData{iocp_, ov->raw()}));

@@ -2,12 +2,53 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proactor/errors.h"
 #include "proactor/event_loop.h"
 #include "proactor/windows_utils.h"
 
+#if defined(__has_include)
+#if __has_include(<sanitizer/asan_interface.h>)
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
+#ifndef ASAN_POISON_MEMORY_REGION
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace iocpsim::proactor {
+namespace {
+
+// Free blocks of sizeof(Overlapped), the last freed on top; given back to
+// the system only when the thread ends.
+struct OverlappedPool {
+  std::vector<void*> free;
+  ~OverlappedPool() {
+    for (void* p : free) {
+      ASAN_UNPOISON_MEMORY_REGION(p, sizeof(Overlapped));
+      ::operator delete(p);
+    }
+  }
+};
+thread_local OverlappedPool pool;
+
+}  // namespace
+
+void* Overlapped::operator new(size_t size) {
+  if (size != sizeof(Overlapped) || pool.free.empty()) return ::operator new(size);
+  void* p = pool.free.back();
+  pool.free.pop_back();
+  ASAN_UNPOISON_MEMORY_REGION(p, size);
+  return p;
+}
+
+void Overlapped::operator delete(void* p, size_t size) {
+  if (size != sizeof(Overlapped)) return ::operator delete(p);
+  ASAN_POISON_MEMORY_REGION(p, size);
+  pool.free.push_back(p);
+}
 
 Overlapped::Overlapped(EventLoop& loop, HANDLE event) : loop_(loop) {
   overlapped_.hEvent = event;

@@ -4,7 +4,7 @@
 // pending, cancels it with CancelIoEx, and reads its result with
 // GetOverlappedResult.
 //
-//   auto ov = std::make_shared<Overlapped>(loop);
+//   auto ov = Overlapped::New(loop);
 //   ov->ReadFile(pipe, 4096);      // throws BrokenPipeError at once if the
 //                                  // writer is gone (no packet then)
 //   ...                            // the packet is dequeued
@@ -36,6 +36,18 @@ class Overlapped {
 
   explicit Overlapped(EventLoop& loop, HANDLE event = nullptr);
   ~Overlapped();
+  // On the heap, from a per-thread pool where the last block freed is the
+  // next one given out. Whether a new Overlapped gets the address of one
+  // freed earlier in the run must depend on that run alone, not on what
+  // earlier runs left in the heap: the proactor's cache and the kernel
+  // both know an OVERLAPPED by its address, so address reuse decides what a
+  // stray packet lands on. Under AddressSanitizer a free block is poisoned,
+  // so the kernel touching a freed OVERLAPPED is a use-after-poison report.
+  static std::shared_ptr<Overlapped> New(EventLoop& loop, HANDLE event = nullptr) {
+    return std::shared_ptr<Overlapped>(new Overlapped(loop, event));
+  }
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
   Overlapped(const Overlapped&) = delete;
   Overlapped& operator=(const Overlapped&) = delete;
 

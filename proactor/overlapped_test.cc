@@ -6,6 +6,7 @@
 
 #include "proactor/overlapped.h"
 #include "proactor/test_util.h"
+#include "sim/fiber.h"  // IOCPSIM_ASAN
 
 namespace iocpsim::proactor {
 namespace {
@@ -103,6 +104,39 @@ TEST_CASE("An Overlapped freed while its packet is still queued reports 'still h
   CHECK(run.Reported("still has pending operation at deallocation"));
   CHECK(run.Reported("[WinError 996]"));  // ERROR_IO_INCOMPLETE, as on Windows
   (void)keep;
+}
+
+}  // namespace
+}  // namespace iocpsim::proactor
+
+namespace iocpsim::proactor {
+namespace {
+
+TEST_CASE("A freed Overlapped's block is untouched until the next Overlapped takes it, last freed first") {
+  testing::RunLoop([](EventLoop& loop) {
+    std::shared_ptr<Overlapped> a = Overlapped::New(loop), b = Overlapped::New(loop);
+    uintptr_t address_a = a->address(), address_b = b->address();
+    b.reset();
+    a.reset();
+    // Other allocations in between take nothing from the pool...
+    std::vector<std::unique_ptr<char[]>> noise;
+    for (int i = 0; i < 64; ++i) noise.push_back(std::make_unique<char[]>(sizeof(Overlapped)));
+    noise.clear();
+#ifndef IOCPSIM_ASAN
+    // ...nor write into it: the kernel reading a freed OVERLAPPED sees the
+    // fill, whatever the heap did in between (glibc would have put its own
+    // free-list words there, one of them random per process).
+    auto internal = [](uintptr_t address) {
+      return *reinterpret_cast<volatile ULONG_PTR*>(address);
+    };
+    CHECK(internal(address_a) == static_cast<ULONG_PTR>(0xDDDDDDDDDDDDDDDDull));
+    CHECK(internal(address_b) == static_cast<ULONG_PTR>(0xDDDDDDDDDDDDDDDDull));
+#endif
+    // The last freed comes back first.
+    std::shared_ptr<Overlapped> c = Overlapped::New(loop), d = Overlapped::New(loop);
+    CHECK(c->address() == address_a);
+    CHECK(d->address() == address_b);
+  });
 }
 
 }  // namespace

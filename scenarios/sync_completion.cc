@@ -43,7 +43,8 @@ extern const Scenario kSyncCompletion{
     "queues a packet for each. Before 42d3bdee the fast path in _register resolved the "
     "future and dropped the overlapped without keeping it in the cache, so its memory was "
     "freed while the packet was still queued: the kernel finds the OVERLAPPED it owns "
-    "freed or rewritten (use-after-free; under AddressSanitizer a heap-use-after-free). "
+    "freed or rewritten (use-after-free; under AddressSanitizer a use-after-poison, as a freed "
+    "Overlapped goes back to its pool poisoned). "
     "Parameter: the number of round trips.",
     {"asyncio-196"},
     "cpython-3.4.1",
