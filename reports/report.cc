@@ -25,6 +25,13 @@ bool IsKernelEvent(const std::string& name) {
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// "ov#3", or "post#2" for a posted packet's trace id.
+std::string OpName(uint32_t op) {
+  constexpr uint32_t kPostIdBase = 0x40000000;  // sim/kernel.h
+  return op >= kPostIdBase ? absl::StrCat("post#", op - kPostIdBase) : absl::StrCat("ov#", op);
+}
+
+
 // "continue thread#2 | complete ov#1" and 1 -> "complete ov#1".
 std::string ChosenOption(const std::string& label, uint32_t value, uint32_t n) {
   std::vector<std::string> options = absl::StrSplit(label, " | ");
@@ -194,6 +201,7 @@ Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string&
     } else {
       e.kind = "call";
     }
+    if (!t.note && e.op >= 0x40000000) absl::StrAppend(&e.text, " (", OpName(e.op), ")");
     r.timeline.push_back(std::move(e));
   }
   std::vector<uint32_t> threads;
@@ -507,7 +515,7 @@ std::string RenderChrome(const Report& r) {
           "{\"ph\":\"X\",\"name\":%s,\"cat\":%s,\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":0.8,"
           "\"args\":{\"virtual_ms\":%.6f,\"thread\":%d,\"what\":%s%s}}",
           JsonQuote(name), JsonQuote(e.kind), l.pid, l.tid, ts[i], e.now_ns / 1e6, e.thread,
-          JsonQuote(e.text), e.op ? absl::StrCat(",\"op\":\"ov#", e.op, "\"") : ""));
+          JsonQuote(e.text), e.op ? absl::StrCat(",\"op\":\"", OpName(e.op), "\"") : ""));
       if (e.kind == "choice") {
         ev.push_back(absl::StrFormat(
             "{\"ph\":\"i\",\"s\":\"t\",\"name\":%s,\"cat\":\"choice\",\"pid\":%d,\"tid\":%d,"
@@ -529,7 +537,11 @@ std::string RenderChrome(const Report& r) {
   std::map<uint32_t, std::vector<size_t>> points;
   for (size_t i = 0; i < r.timeline.size(); ++i) {
     const TimelineEvent& e = r.timeline[i];
-    if (e.op != 0 && e.kind != "call" && e.kind != "choice") points[e.op].push_back(i);
+    // An operation's flow starts at its issue; a posted packet's at the call.
+    bool call_starts = e.kind == "call" && e.name == "PostQueuedCompletionStatus";
+    if (e.op != 0 && (call_starts || (e.kind != "call" && e.kind != "choice"))) {
+      points[e.op].push_back(i);
+    }
   }
   for (const auto& [op, idx] : points) {
     if (idx.size() < 2) continue;
@@ -537,9 +549,9 @@ std::string RenderChrome(const Report& r) {
       const Lane& l = lanes.lanes[lanes.lane_of[idx[k]]];
       const char* ph = k == 0 ? "s" : k + 1 == idx.size() ? "f" : "t";
       ev.push_back(absl::StrFormat(
-          "{\"ph\":\"%s\",\"id\":%d,\"name\":\"ov#%d\",\"cat\":\"flow\",\"pid\":%d,\"tid\":%d,"
+          "{\"ph\":\"%s\",\"id\":%d,\"name\":\"%s\",\"cat\":\"flow\",\"pid\":%d,\"tid\":%d,"
           "\"ts\":%.3f,\"bp\":\"e\"}",
-          ph, op, op, l.pid, l.tid, ts[idx[k]] + 0.4));
+          ph, op, OpName(op), l.pid, l.tid, ts[idx[k]] + 0.4));
     }
   }
   std::string out = "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"verdict\":" +

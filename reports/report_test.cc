@@ -265,3 +265,23 @@ TEST_CASE("A report of a replay that no longer matches says so") {
 
 }  // namespace
 }  // namespace iocpsim::reports
+
+namespace iocpsim::reports {
+namespace {
+
+TEST_CASE("A posted packet has a flow too: from PostQueuedCompletionStatus to its dequeue and poll") {
+  // bpo-23095: the wait callback posts; the loop dequeues and polls it.
+  Report r = ReportOf(IOCPSIM_SOURCE_DIR "/corpus/crashes/bpo-23095.replay");
+  nlohmann::json doc = nlohmann::json::parse(RenderChrome(r));
+  std::map<std::string, std::vector<std::string>> phases;  // flow name -> phases
+  for (const nlohmann::json& e : doc["traceEvents"]) {
+    if (e["ph"] == "s" || e["ph"] == "t" || e["ph"] == "f") phases[e["name"]].push_back(e["ph"]);
+  }
+  REQUIRE(phases.count("post#1"));
+  CHECK(phases["post#1"].front() == "s");
+  CHECK(phases["post#1"].back() == "f");
+  CHECK(phases["post#1"].size() >= 3);  // posted, dequeued, polled
+}
+
+}  // namespace
+}  // namespace iocpsim::reports

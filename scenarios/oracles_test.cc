@@ -51,7 +51,7 @@ TEST_CASE("The kernel's result: a deadline is a hang named after the last close 
               {{"pending", "ConnectNamedPipe OverlappedFuture#4 finished"}}});
   RunResult r;
   r.outcome = Outcome::kDeadline;
-  r.handles_left.push_back({1, 8, "pipe-server \\\\.\\pipe\\x"});
+  r.handles_left.push_back({1, 8, "pipe-server \\\\.\\pipe\\x", ""});
   r.overlapped_owned.push_back({3, "ov#3 ReadFile h=0x8 pid#1 pending"});
   o.OnKernelResult(r);
   std::vector<std::string> got;

@@ -198,7 +198,7 @@ void Kernel::CompleteOp(Op* op, NTSTATUS status, DWORD bytes) {
   Notify(f);  // synchronous-handle waiters and WaitForSingleObject(file)
   if (packet) {
     op->queued = true;
-    f->port->queue.push_back({bytes, f->key, op->ov, status, op});
+    f->port->queue.push_back({bytes, f->key, op->ov, status, op, 0});
     Notify(f->port);
   }
   // The issuing call releases what it is still holding: a synchronous

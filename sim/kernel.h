@@ -87,6 +87,7 @@ struct Packet {
   OVERLAPPED* ov;
   NTSTATUS status;
   Op* op;  // nullptr for PostQueuedCompletionStatus
+  uint32_t trace_id = 0;  // a posted packet's, with the trace kept (Kernel::kPostIdBase + n)
 };
 
 struct Port : Object {
@@ -319,9 +320,13 @@ class Kernel {
 
   const KernelOptions& options() const { return options_; }
   Trace& trace() { return trace_; }
-  void Emit(const TraceFormat& f, std::initializer_list<uint64_t> v) {
-    trace_.Emit(f, now_, current_ ? current_->id : 0, v);
+  void Emit(const TraceFormat& f, std::initializer_list<uint64_t> v, uint32_t trace_op = 0) {
+    trace_.Emit(f, now_, current_ ? current_->id : 0, v, trace_op);
   }
+  // Trace-only ids of posted packets (never in the digest), so that a
+  // report can follow one from PostQueuedCompletionStatus to its dequeue.
+  static constexpr uint32_t kPostIdBase = 0x40000000;
+  uint32_t NextPostId() { return kPostIdBase + ++posts_traced_; }
   uint32_t NextOpId() { return ++next_op_id_; }
   uint64_t HandleValue(HANDLE h) const { return reinterpret_cast<uintptr_t>(h); }
 
@@ -383,6 +388,7 @@ class Kernel {
   uint64_t choices_ = 0;
   uint32_t next_object_id_ = 1;
   uint32_t next_op_id_ = 0;
+  uint32_t posts_traced_ = 0;
   uint32_t next_event_id_ = 0;
   uint64_t next_timer_id_ = 0;
   bool stopping_ = false;

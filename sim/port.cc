@@ -38,7 +38,8 @@ Packet TakePacket(Kernel& k, Port* port) {
   Packet p = port->queue.front();
   port->queue.pop_front();
   k.Emit(kDequeueFmt, {p.op != nullptr ? p.op->id : 0, p.key, p.bytes,
-                       static_cast<uint64_t>(static_cast<uint32_t>(p.status))});
+                       static_cast<uint64_t>(static_cast<uint32_t>(p.status))},
+         p.trace_id);
   k.Dequeued(p);
   return p;
 }
@@ -162,16 +163,22 @@ BOOL WINAPI PostQueuedCompletionStatus(HANDLE port_handle, DWORD bytes, ULONG_PT
   BOOL ok = port != nullptr;
   // Delivered verbatim; lpOverlapped need not point at an OVERLAPPED
   // (MS:PostQueuedCompletionStatus).
+  uint32_t trace_id = 0;
   if (ok) {
-    port->queue.push_back({bytes, key, overlapped, STATUS_SUCCESS, nullptr});
+    // With the trace kept, the packet gets an id of its own, which the
+    // proactor's annotations of this address then name (not an earlier
+    // operation that used the same address).
+    if (k.trace().keep() && overlapped != nullptr) {
+      trace_id = k.NextPostId();
+      k.last_op_at[overlapped] = trace_id;
+    }
+    port->queue.push_back({bytes, key, overlapped, STATUS_SUCCESS, nullptr, trace_id});
     k.Notify(port);
-    // Annotations must not link this packet to an earlier operation that
-    // used the same address.
-    k.last_op_at.erase(overlapped);
   }
   k.Emit(iocpsim::kPostFmt, {k.HandleValue(port_handle), bytes, key,
                              reinterpret_cast<uintptr_t>(overlapped) ? 1u : 0u,
-                             static_cast<uint64_t>(ok)});
+                             static_cast<uint64_t>(ok)},
+          trace_id);
   return ok;
 }
 

@@ -14,7 +14,7 @@
 namespace iocpsim {
 
 void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
-                 std::initializer_list<uint64_t> values) {
+                 std::initializer_list<uint64_t> values, uint32_t op) {
   ++count_;
   uint64_t name_hash = 0;
   for (const char* c = f.name; *c; ++c) name_hash = name_hash * 131 + static_cast<uint8_t>(*c);
@@ -23,7 +23,7 @@ void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
   Fold(thread);
   for (uint64_t v : values) Fold(v);
   if (!keep_) return;
-  Record r{&f, now_ns, thread, static_cast<uint8_t>(values.size()), {}, {}};
+  Record r{&f, now_ns, thread, static_cast<uint8_t>(values.size()), {}, {}, nullptr, op};
   int i = 0;
   for (uint64_t v : values) {
     SIM_TRACE_CHECK(i < 6);
@@ -141,7 +141,7 @@ std::vector<TraceEvent> Trace::Events() const {
         e.text += *p;
       }
     }
-    e.op = static_cast<uint32_t>(e.Value('o'));
+    e.op = r.op != 0 ? r.op : static_cast<uint32_t>(e.Value('o'));
     events.push_back(std::move(e));
   }
   return events;

@@ -39,7 +39,7 @@ struct TraceEvent {
   std::string text;   // the rendered arguments
   std::string codes;  // the format's codes, one per value ("hoube")
   std::vector<uint64_t> values;
-  uint32_t op = 0;    // the ov#N it concerns (first %o, or a note's)
+  uint32_t op = 0;    // the ov#N it concerns (first %o, a note's, or a posted packet's id)
   bool note = false;
 
   // The first value printed with `code`, or `otherwise`.
@@ -50,8 +50,10 @@ class Trace {
  public:
   explicit Trace(bool keep) : keep_(keep) {}
 
+  // `op`: an operation the record concerns beyond its values (a posted
+  // packet's trace id); kept with the trace, not part of the digest.
   void Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
-            std::initializer_list<uint64_t> values);
+            std::initializer_list<uint64_t> values, uint32_t op = 0);
   // Free text under a category (a choice's options, a proactor action, a
   // protocol callback), about operation ov#`op` (0: none). Kept only with
   // the trace, never part of the digest.
@@ -72,7 +74,7 @@ class Trace {
     uint64_t values[6];
     std::string note;
     const char* category = nullptr;  // a note's
-    uint32_t op = 0;                 // a note's
+    uint32_t op = 0;                 // a note's, or the trace-only op of a record
   };
   void Fold(uint64_t v) {
     digest_ ^= v;
