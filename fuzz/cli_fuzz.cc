@@ -26,6 +26,7 @@
 #include "scenarios/scenario.h"
 #include "sim/choice.h"
 #include "fuzz/cli.h"
+#include "reports/report.h"
 
 namespace iocpsim::cli {
 
@@ -40,8 +41,8 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
     std::printf("iocpsim fuzz [--current] [--scenario S [--quirk Q ...]] [--seconds T] [--jobs N]\n"
                 "Runs the libFuzzer target (build/fuzz, built by scripts/test) from its seed\n"
                 "corpus for T seconds (default 60), then converts any crash artifact into a\n"
-                "replay file under reports/out/fuzz/. --scenario pins one scenario (and\n"
-                "quirks): every input byte is then a choice.\n");
+                "replay file and a Markdown report under reports/out/fuzz/. --scenario pins one\n"
+                "scenario (and quirks): every input byte is then a choice.\n");
     return 0;
   }
   bool current = Has(args, "--current");
@@ -111,13 +112,15 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0) {
   for (const auto& e : std::filesystem::directory_iterator(out)) {
     std::string name = e.path().filename().string();
     if (name.rfind("crash-", 0) != 0 && name.rfind("timeout-", 0) != 0) continue;
-    if (e.path().extension() == ".replay") continue;
+    if (e.path().extension() == ".replay" || e.path().extension() == ".md") continue;
     auto loaded = Load(e.path().string(), current);
     if (!loaded.ok()) continue;
     std::string replay = e.path().string() + ".replay";
     if (WriteReplay(loaded->second, replay).ok()) {
-      std::printf("  %s %s -> %s\n", loaded->second.verdict.c_str(), loaded->second.signature.c_str(),
-                  replay.c_str());
+      reports::Report report = reports::BuildReport(loaded->first, loaded->second, replay);
+      std::ofstream(e.path().string() + ".md") << reports::RenderMarkdown(report);
+      std::printf("  %s %s -> %s (report: %s.md)\n", loaded->second.verdict.c_str(),
+                  loaded->second.signature.c_str(), replay.c_str(), e.path().string().c_str());
       ++found;
     }
   }
