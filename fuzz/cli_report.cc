@@ -86,7 +86,8 @@ int GalleryCommand(const std::vector<std::string>& args) {
         "iocpsim gallery [--crashes DIR] [--out DIR]\n"
         "Writes the Markdown report of every replay file in DIR (default corpus/crashes)\n"
         "to OUT/<bug-id>.md (default reports/gallery), with an index in OUT/README.md.\n"
-        "Run it from the top of the source tree: the reports name the files as given.\n");
+        "Run it from the top of the source tree: the reports name the files as given.\n"
+        "Native stack frames are left out, so the gallery is the same from every compiler.\n");
     return 0;
   }
   std::string crashes = "corpus/crashes", out_dir = "reports/gallery";
@@ -117,7 +118,8 @@ int GalleryCommand(const std::vector<std::string>& args) {
     std::string path = crashes + "/" + name;
     auto loaded = Load(path);
     if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
-    reports::Report r = reports::BuildReport(loaded->first, loaded->second, path);
+    reports::Report r =
+        reports::BuildReport(loaded->first, loaded->second, path, /*native_stacks=*/false);
     std::string id = name.substr(0, name.size() - 7);
     std::string error;
     if (!WriteWhole(out_dir + "/" + id + ".md", reports::RenderMarkdown(r), &error)) {

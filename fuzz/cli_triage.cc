@@ -113,17 +113,19 @@ int TriageCommand(const std::vector<std::string>& args) {
     std::printf(
         "iocpsim triage [--artifacts DIR] [--current-artifacts DIR] [--known DIR] [--out DIR]\n"
         "               [--reproduce N] [--sarif FILE] [--summary FILE] [--title TEXT]\n"
+        "               [--not-reproduced FILE]\n"
         "Reproduces each libFuzzer artifact (crash-*, timeout-*, oom-*, leak-*, or a replay\n"
         "file) in DIR N times (default 3), groups them by signature and compares them\n"
         "with the replay files in --known (default corpus/crashes). New signatures are\n"
         "minimized; their replay file and Markdown and HTML reports go to --out (default\n"
         "reports/out/ci-fuzz/new). --current-artifacts: artifacts of iocpsim_fuzz_current.\n"
-        "Exit 1 when there is a new signature, 0 otherwise.\n");
+        "--not-reproduced: list there the artifacts that gave no finding here (the caller\n"
+        "may try them with the sanitizer build). Exit 1 when there is a new signature.\n");
     return 0;
   }
   std::vector<Artifact> artifacts;
   std::string known_dir = "corpus/crashes", out_dir = "reports/out/ci-fuzz/new", sarif, summary;
-  std::string title = "iocpsim fuzzing";
+  std::string title = "iocpsim fuzzing", not_reproduced_file;
   int reproduce = 3;
   for (size_t i = 0; i < args.size(); ++i) {
     bool has_value = i + 1 < args.size();
@@ -144,12 +146,14 @@ int TriageCommand(const std::vector<std::string>& args) {
       summary = args[++i];
     } else if (args[i] == "--title" && has_value) {
       title = args[++i];
+    } else if (args[i] == "--not-reproduced" && has_value) {
+      not_reproduced_file = args[++i];
     } else if (args[i] == "--reproduce" && has_value && Number(args[i + 1])) {
       reproduce = std::max(1, static_cast<int>(*Number(args[++i])));
     } else {
       return Usage("triage: unknown or incomplete flag '" + args[i] +
                    "' (flags: --artifacts DIR --current-artifacts DIR --known DIR --out DIR "
-                   "--reproduce N --sarif FILE --summary FILE --title TEXT)");
+                   "--reproduce N --sarif FILE --summary FILE --title TEXT --not-reproduced FILE)");
     }
   }
   // The known signatures.
@@ -262,6 +266,10 @@ int TriageCommand(const std::vector<std::string>& args) {
   md += fresh.empty() ? "\nNo new finding.\n"
                       : "\nNew findings fail the job: replay each with the command above.\n";
   if (!summary.empty()) std::ofstream(summary) << md;
+  if (!not_reproduced_file.empty()) {
+    std::ofstream out(not_reproduced_file);
+    for (const std::string& p : not_reproduced) out << p << "\n";
+  }
   if (!sarif.empty()) std::ofstream(sarif) << SarifResults(fresh);
   return fresh.empty() ? 0 : 1;
 }

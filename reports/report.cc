@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -130,7 +131,21 @@ std::optional<ReportFormat> ParseReportFormat(const std::string& name) {
   return std::nullopt;
 }
 
-Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string& source) {
+// Drops the lines "  #3 function()" of native stacks from a detail.
+std::string WithoutNativeFrames(const std::string& detail) {
+  std::vector<std::string> lines = absl::StrSplit(detail, '\n');
+  std::vector<std::string> kept;
+  for (const std::string& line : lines) {
+    size_t i = line.find_first_not_of(' ');
+    bool frame = i != std::string::npos && line[i] == '#' && i + 1 < line.size() &&
+                 absl::ascii_isdigit(line[i + 1]);
+    if (!frame) kept.push_back(line);
+  }
+  return absl::StrJoin(kept, "\n");
+}
+
+Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string& source,
+                   bool native_stacks) {
   scenarios::ScenarioResult result =
       RunChoices(c, file, /*soft=*/false, /*trace=*/true, nullptr, nullptr);
   Report r;
@@ -141,6 +156,9 @@ Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string&
   r.signature = result.verdict.signature;
   r.complaint = FirstLine(result.verdict.detail);
   r.findings = result.findings;
+  if (!native_stacks) {
+    for (scenarios::Finding& f : r.findings) f.detail = WithoutNativeFrames(f.detail);
+  }
   r.outcome = OutcomeName(result.run.outcome);
   r.digest = absl::StrFormat("%016x", result.run.digest);
   r.matched = file.verdict == r.verdict && file.signature == r.signature &&

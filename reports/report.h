@@ -79,7 +79,11 @@ struct Report {
   std::string replay_command;
 };
 
-Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string& source);
+// `native_stacks` false: leave out the native frames of where leaked
+// objects were created (they differ between compilers and optimisation
+// levels; the gallery leaves them out, so that it is the same everywhere).
+Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string& source,
+                   bool native_stacks = true);
 std::string RenderReport(const Report& r, ReportFormat format);
 
 // A JSON string literal, quoted and escaped.

@@ -10,16 +10,25 @@
 
 #include "absl/strings/str_split.h"
 #include "fuzz/strategy.h"
+#include "sim/fiber.h"  // IOCPSIM_ASAN
 
 namespace iocpsim::reports {
 namespace {
 
 using nlohmann::json;
 
+// The saved findings; under AddressSanitizer not the use-after-free ones,
+// which it stops at the kernel's first touch of the freed OVERLAPPED
+// (fuzz/explore_test.cc checks that report).
 std::vector<std::string> CrashFiles() {
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(IOCPSIM_SOURCE_DIR "/corpus/crashes")) {
-    if (e.path().extension() == ".replay") files.push_back(e.path().string());
+    if (e.path().extension() != ".replay") continue;
+#ifdef IOCPSIM_ASAN
+    auto file = ReadReplay(e.path().string());
+    if (file.ok() && file->verdict == "use-after-free") continue;
+#endif
+    files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -92,7 +101,8 @@ int CheckChromeTrace(const Report& r, const std::string& text) {
     }
   }
   // Every lane used is named.
-  for (const auto& [lane, ts] : last_ts) CHECK_MESSAGE(lane_names.count(lane), lane.first);
+  // (No structured bindings under doctest's macros: clang 14 cannot capture them.)
+  for (const auto& entry : last_ts) CHECK_MESSAGE(lane_names.count(entry.first), entry.first.first);
   // A lane per simulated thread and per handle an operation was issued on.
   std::set<std::string> names;
   for (const auto& [lane, name] : lane_names) names.insert(name);
@@ -121,7 +131,9 @@ int CheckChromeTrace(const Report& r, const std::string& text) {
   CHECK(static_cast<size_t>(deviating) == Deviations(r.choices));
   // Flows: one start, one finish, steps between, in time order; each end
   // inside a slice of its lane.
-  for (const auto& [id, points] : flows) {
+  for (const auto& flow : flows) {
+    int64_t id = flow.first;
+    const std::vector<json>& points = flow.second;
     REQUIRE(points.size() >= 2);
     CHECK(points.front().at("ph") == "s");
     CHECK(points.back().at("ph") == "f");
