@@ -1,6 +1,7 @@
 #include "reports/report.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -364,6 +365,7 @@ struct Lanes {
 
 constexpr uint32_t kKernelPid = 100000;
 constexpr uint32_t kHandlesPid = 100001;
+constexpr uint32_t kPortsPid = 100002;
 
 // What the kernel did on its own; an operation's issue and cancellation
 // request stay on the lane of the thread whose call made them.
@@ -395,7 +397,7 @@ Lanes MakeLanes(const Report& r) {
   }
   // Operation slices, by handle (and process), in issue order.
   std::map<uint32_t, Slice> open;
-  std::vector<std::pair<std::string, Slice>> slices;  // (handle lane name, slice)
+  std::vector<std::pair<std::string, Slice>> slices;  // (handle lane name, slice), by issue
   std::map<uint32_t, size_t> slice_of_op;
   for (size_t i = 0; i < r.timeline.size(); ++i) {
     const TimelineEvent& e = r.timeline[i];
@@ -415,25 +417,66 @@ Lanes MakeLanes(const Report& r) {
       s.result = text;
     }
   }
-  // Sub-lanes: the first one of the handle whose last slice has ended.
-  std::map<std::string, std::vector<size_t>> handle_lanes;  // name -> lane indexes
-  for (auto& [handle, slice] : slices) {
-    std::vector<size_t>& mine = handle_lanes[handle];
-    size_t lane = SIZE_MAX;
-    for (size_t l : mine) {
-      if (out.lanes[l].slices.back().end < slice.begin) {
-        lane = l;
-        break;
+  // Completion packets, by port: from queued (an operation's completion
+  // with a packet, or PostQueuedCompletionStatus) to dequeued. The port is
+  // the one the GetQueuedCompletionStatus that dequeued it was called on.
+  std::map<uint32_t, size_t> queued;  // op -> timeline index
+  std::map<uint32_t, uint64_t> post_port;
+  std::vector<std::pair<std::string, Slice>> packets;
+  for (size_t i = 0; i < r.timeline.size(); ++i) {
+    const TimelineEvent& e = r.timeline[i];
+    if (e.op == 0) continue;
+    if (e.kind == "kernel" && e.name == "complete" &&
+        e.text.find("packet=TRUE") != std::string::npos) {
+      queued[e.op] = i;
+    } else if (e.kind == "call" && e.name == "PostQueuedCompletionStatus") {
+      queued[e.op] = i;
+    } else if (e.kind == "packet" && queued.count(e.op)) {
+      uint64_t port = 0;
+      for (size_t j = i + 1; j < r.timeline.size() && port == 0; ++j) {
+        const TimelineEvent& g = r.timeline[j];
+        if (g.thread == e.thread && g.kind == "call" &&
+            g.name.rfind("GetQueuedCompletionStatus", 0) == 0) {
+          std::vector<std::string> words = absl::StrSplit(g.text, ' ');
+          for (const std::string& w : words) {
+            if (w.rfind("port=0x", 0) == 0) port = std::strtoull(w.c_str() + 7, nullptr, 16);
+          }
+          if (port == 0) break;
+        }
       }
+      uint32_t pid = pid_of.count(e.thread) ? pid_of[e.thread] : 0;
+      packets.push_back({absl::StrFormat("port 0x%x (pid#%d)", port, pid),
+                         {e.op, absl::StrCat("packet ", OpName(e.op)),
+                          absl::StrCat("dequeued by thread#", e.thread), queued[e.op], i}});
+      queued.erase(e.op);
     }
-    if (lane == SIZE_MAX) {
-      lane = out.lanes.size();
-      std::string name = mine.empty() ? handle : absl::StrCat(handle, " #", mine.size() + 1);
-      out.lanes.push_back({name, kHandlesPid, static_cast<uint32_t>(lane), {}, {}});
-      mine.push_back(lane);
-    }
-    out.lanes[lane].slices.push_back(slice);
   }
+  std::sort(packets.begin(), packets.end(),
+            [](const auto& a, const auto& b) { return a.second.begin < b.second.begin; });
+  // Sub-lanes: the first one of the handle (or port) whose last slice has
+  // ended, so that slices on a lane never overlap.
+  auto place = [&out](std::vector<std::pair<std::string, Slice>>& all, uint32_t pid) {
+    std::map<std::string, std::vector<size_t>> by_name;  // name -> lane indexes
+    for (auto& [name, slice] : all) {
+      std::vector<size_t>& mine = by_name[name];
+      size_t lane = SIZE_MAX;
+      for (size_t l : mine) {
+        if (out.lanes[l].slices.back().end < slice.begin) {
+          lane = l;
+          break;
+        }
+      }
+      if (lane == SIZE_MAX) {
+        lane = out.lanes.size();
+        std::string lane_name = mine.empty() ? name : absl::StrCat(name, " #", mine.size() + 1);
+        out.lanes.push_back({lane_name, pid, static_cast<uint32_t>(lane), {}, {}});
+        mine.push_back(lane);
+      }
+      out.lanes[lane].slices.push_back(slice);
+    }
+  };
+  place(slices, kHandlesPid);
+  place(packets, kPortsPid);
   return out;
 }
 
@@ -512,6 +555,7 @@ std::string RenderChrome(const Report& r) {
     if (pids.insert(l.pid).second) {
       std::string name = l.pid == kKernelPid    ? "kernel"
                          : l.pid == kHandlesPid ? "handles (overlapped operations)"
+                         : l.pid == kPortsPid   ? "ports (queued completion packets)"
                          : l.pid == 1           ? "pid#1 app"
                                                 : absl::StrCat("pid#", l.pid, " child");
       ev.push_back(absl::StrCat("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":", l.pid,

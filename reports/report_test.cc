@@ -120,6 +120,11 @@ int CheckChromeTrace(const Report& r, const std::string& text) {
       CHECK_MESSAGE(names.count(h), h);
     }
   }
+  // A lane per port a packet was dequeued from.
+  bool dequeued = false, port_lane = false;
+  for (const TimelineEvent& e : r.timeline) dequeued |= e.kind == "packet" && e.op != 0;
+  for (const std::string& n : names) port_lane |= n.rfind("port 0x", 0) == 0;
+  CHECK(dequeued == port_lane);
   // Choices: one instant each, the deviating ones marked.
   int choices = 0, deviating = 0;
   for (const TimelineEvent& e : r.timeline) {
