@@ -307,7 +307,8 @@ int HuntCommand(const std::vector<std::string>& args) {
     }
   }
   std::printf("%zu of %zu cells found something (%zu under `current` besides the canary); "
-              "replay one with: scripts/iocpsim replay FILE\n",
+              "replay one with: scripts/iocpsim replay FILE (its .md report and .txt timeline "
+              "are beside it; scripts/iocpsim report FILE --format html|chrome draws it)\n",
               found, cells.size(), current_findings);
   return current_findings == 0 ? 0 : 1;
 }
