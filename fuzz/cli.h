@@ -1,7 +1,7 @@
 // The iocpsim command line: the helpers its commands share, and the
 // commands, one group per file (iocpsim.cc: list, run, sweep, replay,
 // minimize, convert; cli_explore.cc: explore, hunt; cli_fuzz.cc: fuzz;
-// cli_report.cc: report, gallery; cli_triage.cc: triage).
+// cli_report.cc: report, gallery; cli_triage.cc: triage; cli_bench.cc: bench).
 #ifndef IOCPSIM_FUZZ_CLI_H_
 #define IOCPSIM_FUZZ_CLI_H_
 
@@ -44,6 +44,7 @@ int FuzzCommand(const std::vector<std::string>& args, const char* argv0);
 int ReportCommand(const std::vector<std::string>& args);   // cli_report.cc
 int GalleryCommand(const std::vector<std::string>& args);
 int TriageCommand(const std::vector<std::string>& args);   // cli_triage.cc
+int BenchCommand(const std::vector<std::string>& args);    // cli_bench.cc
 
 }  // namespace iocpsim::cli
 

@@ -356,7 +356,7 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "--help" || args[0] == "help") {
     std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt |\n"
-                "        report | gallery | triage\n"
+                "        report | gallery | triage | bench\n"
                 "Each command takes --help.\n");
     return 0;
   }
@@ -380,6 +380,7 @@ int main(int argc, char** argv) {
   if (args[0] == "report") return iocpsim::cli::ReportCommand(rest);
   if (args[0] == "gallery") return iocpsim::cli::GalleryCommand(rest);
   if (args[0] == "triage") return iocpsim::cli::TriageCommand(rest);
+  if (args[0] == "bench") return iocpsim::cli::BenchCommand(rest);
   return iocpsim::cli::Usage("unknown command '" + args[0] +
-                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery, triage)");
+                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery, triage, bench)");
 }

@@ -16,13 +16,14 @@ extern const Scenario kSubprocessCancelStart;
 extern const Scenario kSubprocessOutput;
 extern const Scenario kCloseAllPending;
 extern const Scenario kWaitStorm;
+extern const Scenario kEmpty;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
       kCanary,          kEchoServer,          kRecvBrokenPipe,         kAcceptPipeConnected,
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
-      kWaitStorm,
+      kWaitStorm,       kEmpty,
   };
   return all;
 }

@@ -145,13 +145,15 @@ TEST_CASE("Clean with today's proactor: sync-completion") { CleanSweep("sync-com
 TEST_CASE("Clean with today's proactor: connect-pipe-busy") { CleanSweep("connect-pipe-busy"); }
 TEST_CASE("Clean with today's proactor: wait-cancel") { CleanSweep("wait-cancel"); }
 TEST_CASE("Clean with today's proactor: subprocess-early-exit") { CleanSweep("subprocess-early-exit"); }
+// (Random seeds. PCT at depth 1 finds a leak here under `current`: corpus/crashes/current-*.)
 TEST_CASE("Clean with today's proactor: subprocess-cancel-start") { CleanSweep("subprocess-cancel-start"); }
 TEST_CASE("Clean with today's proactor: subprocess-output") { CleanSweep("subprocess-output"); }
 TEST_CASE("Clean with today's proactor: close-all-pending") { CleanSweep("close-all-pending"); }
 TEST_CASE("Clean with today's proactor: wait-storm") { CleanSweep("wait-storm"); }
+TEST_CASE("Clean with today's proactor: empty") { CleanSweep("empty"); }
 
 TEST_CASE("Every scenario is in the sweep, and every bug id of the proactor quirks has a scenario") {
-  CHECK(AllScenarios().size() == 13);
+  CHECK(AllScenarios().size() == 14);
   for (size_t i = 0; i < static_cast<size_t>(Quirk::kCount); ++i) {
     std::string id = proactor::QuirkId(static_cast<Quirk>(i));
     bool covered = false;

@@ -1,0 +1,338 @@
+// iocpsim bench: speed, memory and bug-finding power of the simulation
+// (issue 8), written as JSON for tools and Markdown for people. Wall time
+// decides only how many runs are measured, never what a run does.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "fuzz/cli.h"
+#include "fuzz/strategy.h"
+
+namespace iocpsim::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The resident set now, in KiB (Linux).
+long RssKib() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Runs of `strategy` on `c` for about `seconds` (at least `min_runs`).
+double RunsPerSecond(const Campaign& c, const std::string& strategy, double seconds,
+                     uint64_t min_runs) {
+  std::unique_ptr<Strategy> s = MakeStrategy(strategy, 1);
+  proactor::Profile profile = c.Profile();
+  uint64_t runs = 0;
+  Clock::time_point start = Clock::now();
+  while (runs < min_runs || Seconds(start) < seconds) {
+    std::unique_ptr<ChoiceSource> source = s->Next();
+    if (!source) s = MakeStrategy(strategy, runs + 2), source = s->Next();
+    scenarios::RunScenario(*c.scenario, profile, *source);
+    ++runs;
+  }
+  return runs / Seconds(start);
+}
+
+struct Cell {
+  std::vector<double> runs, seconds;  // per seed; runs 0: not found
+  uint64_t misses = 0;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string Fmt(double v) {
+  if (std::isnan(v)) return "-";
+  if (v >= 100) return absl::StrFormat("%.0f", v);
+  if (v >= 1) return absl::StrFormat("%.1f", v);
+  return absl::StrFormat("%.3g", v);
+}
+
+// The metrics of an earlier --json, for --compare: every "name": number.
+std::map<std::string, double> ReadMetrics(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  std::map<std::string, double> out;
+  if (!in) {
+    *error = path + ": cannot open";
+    return out;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  std::regex pair("\"([^\"]+)\"\\s*:\\s*(-?[0-9.eE+]+)");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), pair); it != std::sregex_iterator(); ++it) {
+    out[(*it)[1]] = std::stod((*it)[2]);
+  }
+  if (out.empty()) *error = path + ":1: no metrics (expected the --json output of iocpsim bench)";
+  return out;
+}
+
+}  // namespace
+
+int BenchCommand(const std::vector<std::string>& args) {
+  if (Has(args, "--help")) {
+    std::printf(
+        "iocpsim bench [--seconds T] [--seeds N] [--rss-runs N] [--json FILE] [--md FILE]\n"
+        "              [--compare OLD.json]\n"
+        "Measures, on one core: runs/s of every scenario (canonical and random) against\n"
+        "the floor (`empty`); RSS over --rss-runs runs in one process (default 1,000,000;\n"
+        "first and last 10%% reported apart); for every saved finding in corpus/crashes,\n"
+        "runs and seconds to its signature per strategy (median and spread over --seeds,\n"
+        "default 10; bounded: its k and runs); for `current`, runs without a finding per\n"
+        "scenario and strategy, with PCT's confidence. T (default 1) is the wall time of\n"
+        "each throughput measurement. --compare prints the ratios to an earlier --json.\n");
+    return 0;
+  }
+  double seconds = 1;
+  int seeds = 10;
+  uint64_t rss_runs = 1'000'000;
+  std::string json_path, md_path, compare;
+  for (size_t i = 0; i < args.size(); ++i) {
+    bool v = i + 1 < args.size();
+    if (args[i] == "--seconds" && v && Number(args[i + 1])) {
+      seconds = *Number(args[++i]);
+    } else if (args[i] == "--seeds" && v && Number(args[i + 1])) {
+      seeds = static_cast<int>(*Number(args[++i]));
+    } else if (args[i] == "--rss-runs" && v && Number(args[i + 1])) {
+      rss_runs = static_cast<uint64_t>(*Number(args[++i]));
+    } else if (args[i] == "--json" && v) {
+      json_path = args[++i];
+    } else if (args[i] == "--md" && v) {
+      md_path = args[++i];
+    } else if (args[i] == "--compare" && v) {
+      compare = args[++i];
+    } else {
+      return Usage("bench: unknown or incomplete flag '" + args[i] +
+                   "' (flags: --seconds T --seeds N --rss-runs N --json FILE --md FILE "
+                   "--compare OLD.json)");
+    }
+  }
+  std::map<std::string, double> old;
+  if (!compare.empty()) {
+    std::string error;
+    old = ReadMetrics(compare, &error);
+    if (!error.empty()) return Usage("bench: " + error);
+  }
+  std::map<std::string, double> metrics;  // flat, for --json and --compare
+  std::string md = "# iocpsim benchmarks\n\nGenerated by `scripts/bench` (`iocpsim bench`, release "
+                   "build, one core). Runs per second are wall-clock; every run is the same "
+                   "deterministic simulation whatever the machine.\n\n";
+
+  // ---- throughput, against the floor
+  std::printf("== throughput (one core, %.1f s per cell)\n", seconds);
+  md += "## Throughput\n\n| scenario | canonical runs/s | random runs/s | cost vs. floor |\n"
+        "|---|---|---|---|\n";
+  double floor = 0;
+  for (const char* name : {"empty"}) {
+    auto c = MakeCampaign(name, "current", {});
+    floor = RunsPerSecond(*c, "canonical", seconds, 100);
+  }
+  for (const scenarios::Scenario& s : scenarios::AllScenarios()) {
+    auto c = MakeCampaign(s.name, "current", {});
+    double canonical = std::string(s.name) == "empty" ? floor
+                                                      : RunsPerSecond(*c, "canonical", seconds, 20);
+    double random = RunsPerSecond(*c, "random", seconds, 20);
+    metrics[std::string("runs_per_s.canonical.") + s.name] = canonical;
+    metrics[std::string("runs_per_s.random.") + s.name] = random;
+    md += absl::StrFormat("| `%s` | %s | %s | %.1fx |\n", s.name, Fmt(canonical), Fmt(random),
+                          floor / canonical);
+    std::printf("  %-24s canonical %10.0f/s  random %10.0f/s  %.1fx the floor\n", s.name,
+                canonical, random, floor / canonical);
+  }
+
+  // ---- memory
+  if (rss_runs > 0) {
+    std::printf("== RSS over %llu runs of `empty` and `echo-server` (random)\n",
+                static_cast<unsigned long long>(rss_runs));
+    md += absl::StrFormat("\n## Memory\n\nResident set while running %d runs in one process "
+                          "(random strategy): the largest value seen in the first and in the "
+                          "last 10%% of the runs.\n\n| scenario | first 10%% KiB | last 10%% KiB |\n"
+                          "|---|---|---|\n",
+                          rss_runs);
+    for (const char* name : {"empty", "echo-server"}) {
+      auto c = MakeCampaign(name, "current", {});
+      proactor::Profile profile = c->Profile();
+      std::unique_ptr<Strategy> s = MakeStrategy("random", 1);
+      long first = 0, last = 0;
+      uint64_t n = std::string(name) == "empty" ? rss_runs : rss_runs / 10;
+      for (uint64_t i = 0; i < n; ++i) {
+        std::unique_ptr<ChoiceSource> source = s->Next();
+        scenarios::RunScenario(*c->scenario, profile, *source);
+        if (i % 1000 == 0 || i + 1 == n) {
+          long rss = RssKib();
+          if (i < n / 10) first = std::max(first, rss);
+          if (i >= n - n / 10) last = std::max(last, rss);
+        }
+      }
+      metrics[std::string("rss_kib.first10.") + name] = first;
+      metrics[std::string("rss_kib.last10.") + name] = last;
+      md += absl::StrFormat("| `%s` (%d runs) | %d | %d |\n", name, n, first, last);
+      std::printf("  %-12s %llu runs: first 10%% %ld KiB, last 10%% %ld KiB\n", name,
+                  static_cast<unsigned long long>(n), first, last);
+    }
+  }
+
+  // ---- bug-finding power
+  std::printf("== bug-finding power: runs to each saved finding's signature, %d seeds\n", seeds);
+  const std::vector<std::string> strategies = {"random", "pct1", "pct2", "pct", "swarm"};
+  md += absl::StrFormat(
+      "\n## Bug-finding power\n\nRuns (and seconds) to the first run with each saved "
+      "finding's signature, under its own profile: the median over %d seeds, with the "
+      "range; at most 50,000 runs or 10 s per seed (a miss counts as not found). `pct` is "
+      "depth 3. `bounded`: the number of deviations k at which iterative deepening first "
+      "finds it, and the runs it took. Best median per row in bold.\n\n"
+      "| finding | random | pct d=1 | pct d=2 | pct d=3 | swarm | bounded |\n"
+      "|---|---|---|---|---|---|---|\n",
+      seeds);
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator("corpus/crashes")) {
+    if (e.path().extension() == ".replay") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& path : files) {
+    auto loaded = Load(path);
+    if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
+    const auto& [c, file] = *loaded;
+    std::string id = std::filesystem::path(path).stem().string();
+    std::vector<std::string> cells;
+    double best = INFINITY;
+    std::vector<double> medians;
+    for (const std::string& strategy : strategies) {
+      Cell cell;
+      for (int seed = 1; seed <= seeds; ++seed) {
+        std::unique_ptr<Strategy> s = MakeStrategy(strategy, seed);
+        ExploreLimits limits;
+        limits.max_runs = 50'000;
+        limits.max_seconds = 10;
+        limits.stop_at_signature = file.signature;
+        ExploreResult r = Explore(c, *s, limits);
+        bool found = false;
+        for (const Group& g : r.groups) {
+          if (g.signature == file.signature) {
+            cell.runs.push_back(static_cast<double>(g.first_run));
+            cell.seconds.push_back(g.first_seconds);
+            found = true;
+          }
+        }
+        if (!found) ++cell.misses;
+      }
+      double med = cell.misses * 2 > static_cast<uint64_t>(seeds) ? INFINITY : Median(cell.runs);
+      medians.push_back(med);
+      best = std::min(best, med);
+      double lo = NAN, hi = NAN;
+      if (!cell.runs.empty()) {
+        lo = *std::min_element(cell.runs.begin(), cell.runs.end());
+        hi = *std::max_element(cell.runs.begin(), cell.runs.end());
+      }
+      metrics["power_runs_median." + strategy + "." + id] = std::isinf(med) ? -1 : med;
+      cells.push_back(std::isinf(med)
+                          ? absl::StrFormat("not found (%d/%d missed)", cell.misses, seeds)
+                          : absl::StrFormat("%s runs, %ss [%s–%s]%s", Fmt(med),
+                                            Fmt(Median(cell.seconds)), Fmt(lo), Fmt(hi),
+                                            cell.misses ? absl::StrFormat(", %d missed", cell.misses)
+                                                        : ""));
+    }
+    // Bounded: iterative deepening, deterministic.
+    std::unique_ptr<Strategy> bounded = MakeBoundedStrategy(4);
+    ExploreLimits limits;
+    limits.max_runs = 2'000'000;
+    limits.max_seconds = 60;
+    limits.stop_at_signature = file.signature;
+    ExploreResult br = Explore(c, *bounded, limits);
+    std::string bounded_cell = "not found within k <= 4";
+    for (const Group& g : br.groups) {
+      if (g.signature != file.signature) continue;
+      bounded_cell = absl::StrFormat("k=%d, %d runs, %ss", Deviations(g.smallest.choices),
+                                     g.first_run, Fmt(g.first_seconds));
+      metrics["power_runs.bounded." + id] = static_cast<double>(g.first_run);
+    }
+    std::string row = "| `" + id + "` |";
+    for (size_t i = 0; i < cells.size(); ++i) {
+      bool is_best = medians[i] == best && !std::isinf(best);
+      row += is_best ? " **" + cells[i] + "** |" : " " + cells[i] + " |";
+    }
+    md += row + " " + bounded_cell + " |\n";
+    std::printf("  %-28s best median %s runs; bounded %s\n", id.c_str(), Fmt(best).c_str(),
+                bounded_cell.c_str());
+  }
+
+  // ---- current: runs without a finding
+  std::printf("== current: runs without a finding (%.1f s per cell)\n", seconds * 2);
+  md += absl::StrFormat(
+      "\n## `current`: runs without a finding\n\nToday's proactor, %.0f s per scenario and "
+      "strategy. For PCT, the confidence its bound gives: each run finds a given depth-d bug "
+      "with probability at least q = 1/(n·k^(d−1)), so R runs without a finding leave it "
+      "undetected with probability at most (1−q)^R.\n\n"
+      "| scenario | random | swarm | pct d=1 | pct d=2 | pct d=3 |\n|---|---|---|---|---|---|\n",
+      seconds * 2);
+  for (const scenarios::Scenario& s : scenarios::AllScenarios()) {
+    if (std::string(s.name) == "canary") continue;
+    auto c = MakeCampaign(s.name, "current", {});
+    std::string row = absl::StrFormat("| `%s` |", s.name);
+    for (const std::string& strategy : {"random", "swarm", "pct1", "pct2", "pct"}) {
+      std::unique_ptr<Strategy> st = MakeStrategy(strategy, 1);
+      ExploreLimits limits;
+      limits.max_runs = 10'000'000;
+      limits.max_seconds = seconds * 2;
+      ExploreResult r = Explore(*c, *st, limits);
+      metrics["current_runs." + strategy + "." + s.name] = static_cast<double>(r.runs);
+      std::string cell = absl::StrFormat("%d runs%s", r.runs,
+                                         r.groups.empty() ? "" : absl::StrFormat(", %d FOUND",
+                                                                                r.groups.size()));
+      std::smatch m;
+      std::string summary = st->Summary();
+      if (strategy.rfind("pct", 0) == 0 &&
+          std::regex_search(summary, m, std::regex(">= ([0-9.eE+-]+)"))) {
+        double q = std::stod(m[1]);
+        double confidence = 1 - std::pow(1 - q, static_cast<double>(r.runs));
+        cell += absl::StrFormat(" (q=%.2g: %.1f%%)", q, 100 * confidence);
+      }
+      row += " " + cell + " |";
+    }
+    md += row + "\n";
+    std::printf("  %s\n", row.c_str());
+  }
+
+  // ---- output
+  std::string json = "{\n";
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+    json += absl::StrFormat("  %s: %.6g%s\n", JsonString(it->first), it->second,
+                            std::next(it) == metrics.end() ? "" : ",");
+  }
+  json += "}\n";
+  if (!json_path.empty()) std::ofstream(json_path) << json;
+  if (!md_path.empty()) std::ofstream(md_path) << md;
+  if (!old.empty()) {
+    std::printf("== compared with %s (new / old)\n", compare.c_str());
+    for (const auto& [name, value] : metrics) {
+      auto it = old.find(name);
+      if (it == old.end() || it->second <= 0 || value < 0) continue;
+      std::printf("  %-60s %10.3g -> %10.3g  x%.2f\n", name.c_str(), it->second, value,
+                  value / it->second);
+    }
+  }
+  return 0;
+}
+
+}  // namespace iocpsim::cli
