@@ -29,8 +29,8 @@ std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); 
 
 // "ov#3", or "post#2" for a posted packet's trace id.
 std::string OpName(uint32_t op) {
-  constexpr uint32_t kPostIdBase = 0x40000000;  // sim/kernel.h
-  return op >= kPostIdBase ? absl::StrCat("post#", op - kPostIdBase) : absl::StrCat("ov#", op);
+  return op >= kTracePostIdBase ? absl::StrCat("post#", op - kTracePostIdBase)
+                                : absl::StrCat("ov#", op);
 }
 
 
@@ -220,7 +220,7 @@ Report BuildReport(const Campaign& c, const ReplayFile& file, const std::string&
     } else {
       e.kind = "call";
     }
-    if (!t.note && e.op >= 0x40000000) absl::StrAppend(&e.text, " (", OpName(e.op), ")");
+    if (!t.note && e.op >= kTracePostIdBase) absl::StrAppend(&e.text, " (", OpName(e.op), ")");
     r.timeline.push_back(std::move(e));
   }
   std::vector<uint32_t> threads;

@@ -87,7 +87,7 @@ struct Packet {
   OVERLAPPED* ov;
   NTSTATUS status;
   Op* op;  // nullptr for PostQueuedCompletionStatus
-  uint32_t trace_id = 0;  // a posted packet's, with the trace kept (Kernel::kPostIdBase + n)
+  uint32_t trace_id = 0;  // a posted packet's, with the trace kept (kTracePostIdBase + n)
 };
 
 struct Port : Object {
@@ -325,8 +325,7 @@ class Kernel {
   }
   // Trace-only ids of posted packets (never in the digest), so that a
   // report can follow one from PostQueuedCompletionStatus to its dequeue.
-  static constexpr uint32_t kPostIdBase = 0x40000000;
-  uint32_t NextPostId() { return kPostIdBase + ++posts_traced_; }
+  uint32_t NextPostId() { return kTracePostIdBase + ++posts_traced_; }
   uint32_t NextOpId() { return ++next_op_id_; }
   uint64_t HandleValue(HANDLE h) const { return reinterpret_cast<uintptr_t>(h); }
 

@@ -28,6 +28,10 @@ struct TraceFormat {
   const char* format;
 };
 
+// Trace-only ids of posted packets start here (ov#N ids stay below it):
+// post#1 is kTracePostIdBase + 1. Never part of the digest.
+inline constexpr uint32_t kTracePostIdBase = 0x40000000;
+
 // One kept record, for the reports: what `Render()` prints, plus the
 // fields a timeline needs to place it (lanes, operation slices, flows).
 struct TraceEvent {
