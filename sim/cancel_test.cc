@@ -141,10 +141,16 @@ TEST_CASE("CancelIoEx with nothing to cancel: FALSE, ERROR_NOT_FOUND") {
     CHECK_FALSE(CancelIoEx(p.server, &sync));
     CHECK(GetLastError() == ERROR_NOT_FOUND);
     CHECK(Dequeue(port).ov == &sync);
-    // Already cancelled.
+    // Already cancelled, before its packet is dequeued (NPFS completes a
+    // cancelled request in its cancel routine; the conformance check
+    // cancel.pending-operation shows the same under Wine), and after.
     OVERLAPPED c{};
     ReadFile(p.server, buf, 4, nullptr, &c);
     CHECK(CancelIoEx(p.server, &c));
+    CHECK_FALSE(CancelIoEx(p.server, &c));
+    CHECK(GetLastError() == ERROR_NOT_FOUND);
+    CHECK_FALSE(CancelIoEx(p.server, nullptr));
+    CHECK(GetLastError() == ERROR_NOT_FOUND);
     CHECK(Dequeue(port, INFINITE).error == ERROR_OPERATION_ABORTED);
     CHECK_FALSE(CancelIoEx(p.server, &c));
     CHECK(GetLastError() == ERROR_NOT_FOUND);

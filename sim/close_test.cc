@@ -72,7 +72,11 @@ TEST_CASE("Closing the reader under a write waiting for room: the write fails wi
   });
 }
 
-TEST_CASE("Closing the last handle cancels pending operations; closing a duplicate cancels nothing") {
+// NPFS's cleanup fails the closing end's own pending operations with
+// STATUS_PIPE_BROKEN (ReactOS npfs NpSetClosingPipeState; Wine
+// server/named_pipe.c pipe_end_destroy; conformance check
+// close.last-handle-cancels-pending, the same under Wine).
+TEST_CASE("Closing the last handle of a pipe end fails its pending operations with ERROR_BROKEN_PIPE; closing a duplicate fails nothing") {
   RunClean([] {
     testing::PipePair p = testing::MakePipe();
     HANDLE port = NewPort();
@@ -88,9 +92,31 @@ TEST_CASE("Closing the last handle cancels pending operations; closing a duplica
     CHECK(Dequeue(port).error == WAIT_TIMEOUT);
     CloseHandle(p.server);
     testing::Dequeued d = Dequeue(port, INFINITE);
-    CHECK(d.error == ERROR_OPERATION_ABORTED);
+    CHECK_FALSE(d.ok);
+    CHECK(d.error == ERROR_BROKEN_PIPE);
+    CHECK(d.bytes == 0);
     CHECK(d.ov == &ov);
     CloseHandle(p.client);
+    CloseHandle(port);
+  });
+}
+
+TEST_CASE("Closing a listening instance fails its pending ConnectNamedPipe with ERROR_BROKEN_PIPE") {
+  // ReactOS npfs NpSetClosingPipeState, FILE_PIPE_LISTENING_STATE (Wine
+  // 8.0 says ERROR_HANDLES_CLOSED: sim/conformance/differences.txt).
+  RunClean([] {
+    HANDLE s = testing::MakeServer();
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(s, port, 1, 0);
+    OVERLAPPED ov{};
+    CHECK_FALSE(ConnectNamedPipe(s, &ov));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CloseHandle(s);
+    testing::Dequeued d = Dequeue(port, INFINITE);
+    CHECK_FALSE(d.ok);
+    CHECK(d.error == ERROR_BROKEN_PIPE);
+    CHECK(d.ov == &ov);
+    CHECK(Dequeue(port).error == WAIT_TIMEOUT);
     CloseHandle(port);
   });
 }

@@ -350,10 +350,13 @@ BOOL WINAPI CancelIoEx(HANDLE file, LPOVERLAPPED overlapped) {
     // CancelIoEx cancels the calling process's operations on the handle
     // from any thread; nothing to cancel (never issued, completed even with
     // its packet still queued, already cancelled) is ERROR_NOT_FOUND
-    // (MS:CancelIoEx).
+    // (MS:CancelIoEx). An operation whose cancellation was requested counts
+    // as cancelled: NPFS completes a cancelled request inside the cancel
+    // routine, so a second CancelIoEx finds nothing (conformance check
+    // cancel.pending-operation under Wine).
     std::vector<iocpsim::Op*> hits;
     for (iocpsim::Op* op : f->ops) {
-      if (op->pending && op->process == k.current_process() &&
+      if (op->pending && !op->cancel_requested && op->process == k.current_process() &&
           (overlapped == nullptr || op->ov == overlapped)) {
         hits.push_back(op);
       }

@@ -196,7 +196,13 @@ File::Readiness PipeEnd::Ready(const Op* op) const {
 void PipeEnd::Perform(Kernel& k, Op* op) {
   switch (op->type) {
     case OpType::kConnect:
-      k.CompleteOp(op, STATUS_SUCCESS, 0);
+      // The client's arrival completes every queued listen request at once
+      // (ReactOS npfs NpSetConnectedPipeState empties the IRP list; Wine
+      // wakes the whole listen_q): a second ConnectNamedPipe's packet is
+      // queued with the first's.
+      for (Op* each : std::vector<Op*>(ops)) {  // in the order they were issued
+        if (each->pending && each->type == OpType::kConnect) k.CompleteOp(each, STATUS_SUCCESS, 0);
+      }
       return;
     case OpType::kRead: {
       if (NotConnected()) return k.CompleteOp(op, STATUS_PIPE_DISCONNECTED, 0);
@@ -240,9 +246,15 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
 }
 
 void PipeEnd::LastHandleClosed(Kernel& k) {
-  // Closing the last handle cancels what is pending on this end (Wine
-  // npipe "Close queued handle").
-  k.AbortAll(this, STATUS_CANCELLED);
+  // Closing the last handle of an end fails what is pending on it with
+  // ERROR_BROKEN_PIPE: NPFS's cleanup completes the end's queued reads and
+  // writes, and a listening instance's ConnectNamedPipe requests, with
+  // STATUS_PIPE_BROKEN (ReactOS npfs NpSetClosingPipeState; Wine
+  // server/named_pipe.c pipe_end_destroy; the conformance check
+  // close.last-handle-cancels-pending under Wine). Closing a duplicate
+  // while another handle stays open fails nothing (Wine npipe "Close
+  // queued handle").
+  k.AbortAll(this, STATUS_PIPE_BROKEN);
   PipeNamespace& ns = Names(k);
   if (server) {
     if (inst->client != nullptr) {
