@@ -14,6 +14,12 @@
       A live run under Wine against the committed reference: identical
       lines (carriage returns ignored), or exit 1 with the drift.
 
+  conformance_compare.py --windows LIVE REFERENCE DIFFERENCES
+      A run on real Windows. What Windows should print is the reference
+      with each listed check replaced by the virtual kernel's line (the
+      entries say Wine is the one that differs there); exit 1 with every
+      check where Windows prints something else.
+
 Bad input (an unreadable file, a malformed entry) is a one-line error
 naming the file and line, exit 2.
 """
@@ -124,12 +130,33 @@ def same(live_path, reference_path):
     return 1 if problems else 0
 
 
+def windows(live_path, reference_path, differences_path):
+    live, reference = read_checks(live_path), read_checks(reference_path)
+    listed = read_differences(differences_path)
+    expected = {name: listed[name]["virtual"] if name in listed else text
+                for name, text in reference.items()}
+    problems = []
+    for name in sorted(set(live) | set(expected)):
+        if live.get(name) != expected.get(name):
+            problems.append(f"{name}{' (listed: Wine differs here)' if name in listed else ''}\n"
+                            f"    expected: {expected.get(name, '(missing)')}\n"
+                            f"    windows:  {live.get(name, '(missing)')}")
+    print(f"conformance: {len(live)} checks on Windows, {len(live) - len(problems)} as expected, "
+          f"{len(problems)} different")
+    for p in problems:
+        print(f"  DIFFERS {p}")
+    return 1 if problems else 0
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "--same":
         return same(argv[2], argv[3])
+    if len(argv) == 5 and argv[1] == "--windows":
+        return windows(argv[2], argv[3], argv[4])
     if len(argv) == 4 and not argv[1].startswith("-"):
         return compare(argv[1], argv[2], argv[3])
-    fail_input("usage: conformance_compare.py VIRTUAL REFERENCE DIFFERENCES | --same LIVE REFERENCE")
+    fail_input("usage: conformance_compare.py VIRTUAL REFERENCE DIFFERENCES | --same LIVE REFERENCE"
+               " | --windows LIVE REFERENCE DIFFERENCES")
 
 
 if __name__ == "__main__":

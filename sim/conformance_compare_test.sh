@@ -2,7 +2,7 @@
 # Tests sim/conformance_compare.py on small made-up outputs: it must pass
 # only when every difference is listed with the virtual kernel's exact line.
 set -uo pipefail
-compare=$1
+compare=$(realpath "$1")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -38,5 +38,8 @@ expect 2 "a missing file" -- python3 "$compare" nosuch.txt ref.txt empty.txt
 printf 'a.one: x=1\r\nb.two: y=2\r\n' > crlf.txt
 expect 0 "--same ignores carriage returns" -- python3 "$compare" --same crlf.txt ref.txt
 expect 1 "--same reports drift" -- python3 "$compare" --same virt.txt ref.txt
+printf 'a.one: x=1\nb.two: y=3\n' > windows.txt
+expect 0 "--windows expects the virtual line where Wine is listed as differing" -- python3 "$compare" --windows windows.txt ref.txt listed.txt
+expect 1 "--windows reports Windows printing Wine's line there" -- python3 "$compare" --windows ref.txt ref.txt listed.txt
 [ "$fails" -eq 0 ] && echo "conformance_compare.py: all cases behave"
 exit "$fails"
