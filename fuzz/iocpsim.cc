@@ -166,6 +166,71 @@ int Sweep(const std::vector<std::string>& raw) {
   return found ? 1 : 0;
 }
 
+// A PRNG schedule with the program's own choices (parameters, a child
+// exiting early) held at their canonical option, as the Windows build
+// takes them.
+class ScheduleOnlySource : public ChoiceSource {
+ public:
+  explicit ScheduleOnlySource(uint64_t seed) : prng_(seed) {}
+  uint32_t Choose(ChoiceKind kind, uint32_t n, LabelFn label) override {
+    if (kind == ChoiceKind::kParam || kind == ChoiceKind::kExit) return 0;
+    return prng_.Choose(kind, n, label);
+  }
+
+ private:
+  PrngSource prng_;
+};
+
+// The canonical run's protocol callbacks, grouped by object (what the
+// Windows build of the scenario prints, scenarios/windows_main.cc), and
+// whether they depend on the schedule.
+int Protocol(const std::vector<std::string>& raw) {
+  if (std::find(raw.begin(), raw.end(), "--help") != raw.end()) {
+    std::printf("iocpsim protocol SCENARIO [--profile P] [--quirk Q ...] [--seeds N]\n"
+                "The canonical run's protocol callbacks, grouped by object, one per line\n"
+                "(\"protocol client1.connection_made()\"), after a first line saying whether\n"
+                "they are the same under N random schedules (default 200; parameters and\n"
+                "child programs held canonical), then the canonical run's findings.\n"
+                "scripts/wine-check compares them with the scenario's Windows build under Wine.\n");
+    return 0;
+  }
+  Args args;
+  args.seeds = 200;
+  if (auto status = Parse(raw, true, args)) return *status;
+  auto events = [&](ChoiceSource& source) {
+    scenarios::RunOptions options;
+    options.trace = true;
+    return scenarios::ProtocolEvents(
+        scenarios::RunScenario(*args.scenario, *args.profile, source, options).run);
+  };
+  CanonicalSource canonical;
+  scenarios::RunOptions options;
+  options.trace = true;
+  scenarios::ScenarioResult r = scenarios::RunScenario(*args.scenario, *args.profile, canonical, options);
+  std::vector<std::string> reference = scenarios::ProtocolEvents(r.run);
+  uint64_t differing = 0, first = 0;
+  for (uint64_t seed = 1; seed <= args.seeds; ++seed) {
+    ScheduleOnlySource source(seed);
+    if (events(source) != reference) {
+      ++differing;
+      if (first == 0) first = seed;
+    }
+  }
+  if (differing == 0) {
+    std::printf("# schedule-independent: yes (%llu random schedules)\n",
+                static_cast<unsigned long long>(args.seeds));
+  } else {
+    std::printf("# schedule-independent: no (%llu of %llu random schedules differ, first seed %llu)\n",
+                static_cast<unsigned long long>(differing), static_cast<unsigned long long>(args.seeds),
+                static_cast<unsigned long long>(first));
+  }
+  for (const std::string& e : reference) std::printf("protocol %s\n", e.c_str());
+  std::vector<std::string> findings;
+  for (const scenarios::Finding& f : r.findings) findings.push_back(f.signature);
+  std::printf("findings: %s\n", findings.empty() ? "none" : Join(findings, " ").c_str());
+  return 0;
+}
+
 int Run(const std::vector<std::string>& raw) {
   if (std::find(raw.begin(), raw.end(), "--help") != raw.end()) {
     std::printf("iocpsim run SCENARIO [--profile P] [--quirk Q ...] [--seed N | --input FILE]\n"
@@ -355,8 +420,8 @@ int main(int argc, char** argv) {
     return iocpsim::cli::Usage("usage: iocpsim list | run SCENARIO [flags] | sweep SCENARIO [flags]");
   }
   if (args[0] == "--help" || args[0] == "help") {
-    std::printf("iocpsim list | run | sweep | explore | replay | minimize | convert | fuzz | hunt |\n"
-                "        report | gallery | triage | bench\n"
+    std::printf("iocpsim list | run | sweep | protocol | explore | replay | minimize | convert |\n"
+                "        fuzz | hunt | report | gallery | triage | bench\n"
                 "Each command takes --help.\n");
     return 0;
   }
@@ -371,6 +436,7 @@ int main(int argc, char** argv) {
   if (args[0] == "run") return iocpsim::cli::Run({args.begin() + 1, args.end()});
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "sweep") return iocpsim::cli::Sweep(rest);
+  if (args[0] == "protocol") return iocpsim::cli::Protocol(rest);
   if (args[0] == "explore") return iocpsim::cli::ExploreCommand(rest);
   if (args[0] == "replay") return iocpsim::cli::ReplayCommand(rest);
   if (args[0] == "minimize") return iocpsim::cli::MinimizeCommand(rest);
@@ -382,5 +448,5 @@ int main(int argc, char** argv) {
   if (args[0] == "triage") return iocpsim::cli::TriageCommand(rest);
   if (args[0] == "bench") return iocpsim::cli::BenchCommand(rest);
   return iocpsim::cli::Usage("unknown command '" + args[0] +
-                        "' (commands: list, run, sweep, explore, replay, minimize, convert, fuzz, hunt, report, gallery, triage, bench)");
+                        "' (commands: list, run, sweep, protocol, explore, replay, minimize, convert, fuzz, hunt, report, gallery, triage, bench)");
 }

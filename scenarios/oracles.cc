@@ -126,6 +126,7 @@ void Oracles::OnReport(const proactor::ErrorContext& c) {
   ErrorLog(Stable(m) + ":" + ExceptionKind(c), detail);
 }
 
+#ifndef _WIN32
 void Oracles::OnKernelResult(const RunResult& r) {
   switch (r.outcome) {
     case Outcome::kFinished:
@@ -170,6 +171,7 @@ void Oracles::OnKernelResult(const RunResult& r) {
     Leak("overlapped:" + what.substr(0, what.find(' ')), "the kernel still owns " + o.what);
   }
 }
+#endif
 
 void Oracles::OnScenarioException(const std::string& what) {
   // "thread#2 threw: AttributeError: ..." -> the exception's kind

@@ -53,9 +53,11 @@ class Oracles {
   // The loop's exception handler: classifies each report.
   proactor::EventLoop::ExceptionHandler Handler();
   void OnReport(const proactor::ErrorContext& context);
+#ifndef _WIN32
   // The kernel's view at the end: deadline, deadlock, faults, what was
   // left open or still owned.
   void OnKernelResult(const RunResult& result);
+#endif
   // An exception that escaped the scenario's body.
   void OnScenarioException(const std::string& what);
 

@@ -1,5 +1,7 @@
 #include "scenarios/scenario.h"
 
+#include <algorithm>
+
 #include "proactor/iocp_proactor.h"
 #include "sim/sim.h"
 
@@ -119,6 +121,7 @@ proactor::Coro<proactor::Void> WaitUntil(proactor::EventLoop& loop, std::functio
 
 // ------------------------------------------------------------- running
 
+#ifndef _WIN32
 ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
                            ChoiceSource& source, RunOptions options) {
   KernelOptions k;
@@ -147,6 +150,22 @@ ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
   result.verdict = oracles.Verdict();
   result.findings = oracles.findings();
   return result;
+}
+
+std::vector<std::string> ProtocolEvents(const RunResult& run) {
+  std::vector<std::string> events;
+  for (const TraceEvent& e : run.events) {
+    if (e.note && e.name == "protocol") events.push_back(e.text);
+  }
+  GroupByObject(events);
+  return events;
+}
+#endif
+
+void GroupByObject(std::vector<std::string>& events) {
+  std::stable_sort(events.begin(), events.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(0, a.find('.')) < b.substr(0, b.find('.'));
+  });
 }
 
 }  // namespace iocpsim::scenarios

@@ -21,7 +21,6 @@
 #include "proactor/subprocess.h"
 #include "proactor/transports.h"
 #include "scenarios/oracles.h"
-#include "sim/choice.h"
 #include "sim/sim.h"
 
 namespace iocpsim::scenarios {
@@ -48,6 +47,11 @@ class Context {
   Context(proactor::EventLoop& loop, Oracles& oracles) : loop(loop), oracles(oracles) {}
   // A parameter in [0, n): option 0 is the canonical (smallest) value.
   uint32_t Param(const char* label, uint32_t n) { return Choose(ChoiceKind::kParam, n, label); }
+  // A result the scenario observed (a subprocess's output and exit code),
+  // in the timeline with the protocol callbacks: "process.exited(0)".
+  void Observe(const std::string& object, const std::string& what) {
+    if (Annotating()) Annotate("protocol", 0, object + "." + what);
+  }
   // A name for the next checked object of a kind: "client1", "server2".
   std::string Name(const char* kind) { return kind + std::to_string(++names_); }
 
@@ -112,6 +116,13 @@ proactor::Coro<proactor::Void> WaitUntil(proactor::EventLoop& loop, std::functio
 void CheckDelivered(Oracles& oracles, const std::string& stream, const std::string& written,
                     const std::string& received);
 
+// Groups protocol callbacks ("client1.connection_made()") by object, each
+// object's in the order it saw them: the interleaving of different objects
+// is the scheduler's business, not the protocol's. What scripts/wine-check
+// compares between the virtual kernel's canonical run and Windows.
+void GroupByObject(std::vector<std::string>& events);
+
+#ifndef _WIN32  // running under the virtual kernel
 struct ScenarioResult {
   Finding verdict;
   std::vector<Finding> findings;
@@ -128,6 +139,10 @@ struct RunOptions {
 
 ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
                            ChoiceSource& source, RunOptions options = {});
+
+// The protocol callbacks of a kept trace, grouped by object.
+std::vector<std::string> ProtocolEvents(const RunResult& run);
+#endif
 
 }  // namespace iocpsim::scenarios
 

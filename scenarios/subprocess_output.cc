@@ -28,6 +28,8 @@ Coro<Void> Main(Context& ctx) {
   std::shared_ptr<Process> proc = co_await CreateSubprocessExec(loop, args);
   auto [out, err] = co_await proc->Communicate(input);
   int code = *proc->returncode();
+  ctx.Observe("process", "communicate() -> stdout " + std::to_string(out.size()) + " bytes, exit code " +
+                             std::to_string(code));
   // write-then-exit may exit before writing (choice kind `exit`): then
   // nothing was written and nothing can be lost.
   if (code == 0 && !(kind == 0 && out.empty())) CheckDelivered(ctx.oracles, "child stdout", expect, out);

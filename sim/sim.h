@@ -22,6 +22,10 @@
 #ifndef IOCPSIM_SIM_SIM_H_
 #define IOCPSIM_SIM_SIM_H_
 
+#ifdef _WIN32
+#include "sim/sim_windows.h"  // the Windows build: canonical choices, no kernel
+#else
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -146,4 +150,5 @@ void RegisterChildProgram(const std::string& name, ChildProgram program);
 
 }  // namespace iocpsim
 
+#endif  // _WIN32
 #endif  // IOCPSIM_SIM_SIM_H_
