@@ -813,6 +813,7 @@ struct WaitState {
   int timer_fired = -1;
   std::string unregister_inside;
   bool unregister_self = false;
+  HANDLE done = nullptr;  // set when the callback returns, if given
 };
 
 void CALLBACK OnWait(PVOID context, BOOLEAN timer_fired) {
@@ -824,6 +825,7 @@ void CALLBACK OnWait(PVOID context, BOOLEAN timer_fired) {
   if (s->release != nullptr) WaitForSingleObject(s->release, kWaitMs);
   if (s->sleep_ms != 0) Sleep(s->sleep_ms);
   ++s->finished;
+  if (s->done != nullptr) SetEvent(s->done);  // last: `s` may be gone after it
 }
 
 void WaitsFireOnceAndRepeat() {
@@ -904,16 +906,17 @@ void WaitsUnregisterIdleAndInside() {
   std::string unreg = R(UnregisterWait(idle.wait));
   WaitState self;
   self.started = NewEvent(false);
+  self.done = NewEvent(true);
   self.unregister_self = true;
   HANDLE ev2 = NewEvent(true);
   RegisterWaitForSingleObject(&self.wait, ev2, OnWait, &self, INFINITE, WT_EXECUTEONLYONCE);
   SetEvent(ev2);
   std::string fired = WaitResult(WaitForSingleObject(self.started, kWaitMs));
-  Sleep(kGraceMs);
+  std::string returned = WaitResult(WaitForSingleObject(self.done, kWaitMs));
   Check("waits.unregister-idle-and-from-own-callback",
-        "UnregisterWait(idle)=" + unreg + " callback: " + fired + " UnregisterWaitEx(NULL) inside=" +
-            self.unregister_inside);
-  for (HANDLE h : {ev, self.started, ev2}) CloseHandle(h);
+        "UnregisterWait(idle)=" + unreg + " callback: " + fired + "," + returned +
+            " UnregisterWaitEx(NULL) inside=" + self.unregister_inside);
+  for (HANDLE h : {ev, self.started, self.done, ev2}) CloseHandle(h);
 }
 
 DWORD WINAPI SetEventItem(LPVOID arg) {
