@@ -443,6 +443,26 @@ void CancelCompletedPacketQueued() {
   CloseHandle(port);
 }
 
+void GetOverlappedResultPendingThenDone() {
+  Pair p = MakePair("overlapped-result");
+  HANDLE port = NewPort();
+  CreateIoCompletionPort(p.server, port, 5, 0);
+  OVERLAPPED r{};
+  char buf[8];
+  bool pending = PendingRead(p.server, buf, sizeof buf, &r);
+  DWORD n = kSentinel;
+  std::string incomplete = R(GetOverlappedResult(p.server, &r, &n, FALSE));
+  WriteFile(p.client, "abc", 3, &n, nullptr);
+  std::string pkt = Packet(port, kWaitMs, {{&r, "r"}});
+  n = kSentinel;
+  std::string done = R(GetOverlappedResult(p.server, &r, &n, FALSE));
+  Check("cancel.getoverlappedresult-pending-then-done",
+        Fmt("pending=%d GetOverlappedResult=", pending) + incomplete + " " + pkt +
+            " GetOverlappedResult=" + done + Fmt(" bytes=%lu", static_cast<unsigned long>(n)));
+  p.Close();
+  CloseHandle(port);
+}
+
 void CancelNullNothingPending() {
   Pair p = MakePair("cancel-null");
   Check("cancel.null-with-nothing-pending", "CancelIoEx(h,NULL)=" + R(CancelIoEx(p.server, nullptr)));
@@ -641,6 +661,60 @@ void PipesWaitNamedPipeAvailable() {
   HANDLE s = Server(name);
   std::string wait = R(WaitNamedPipeW(name.c_str(), 20));
   Check("pipes.waitnamedpipe-listening-instance", "WaitNamedPipe=" + wait);
+  CloseHandle(s);
+}
+
+// WaitNamedPipe waits for an instance to listen: a thread waits on a busy
+// pipe while the main thread frees the instance. Whether the thread is
+// already inside WaitNamedPipe when the instance frees up or calls it
+// after, it returns TRUE.
+struct PipeWaiter {
+  const WString* name;
+  HANDLE ready;
+  std::string result;
+};
+
+DWORD WINAPI WaitForPipe(LPVOID arg) {
+  auto* w = static_cast<PipeWaiter*>(arg);
+  SetEvent(w->ready);
+  w->result = R(WaitNamedPipeW(w->name->c_str(), kWaitMs));
+  return 0;
+}
+
+void PipesWaitNamedPipeWaits() {
+  WString name = PipeName("wait-busy");
+  HANDLE s = Server(name, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 4096, 1);
+  HANDLE c = Client(name);
+  PipeWaiter w{&name, NewEvent(), ""};
+  HANDLE t = CreateThread(nullptr, 0, WaitForPipe, &w, 0, nullptr);
+  WaitForSingleObject(w.ready, kWaitMs);
+  CloseHandle(c);
+  DisconnectNamedPipe(s);
+  OVERLAPPED listen{};
+  listen.hEvent = NewEvent();
+  std::string connect = R(ConnectNamedPipe(s, &listen));  // listening again
+  std::string joined = WaitResult(WaitForSingleObject(t, 2 * kWaitMs));
+  Check("pipes.waitnamedpipe-waits-for-an-instance",
+        "ConnectNamedPipe=" + connect + " waiter=" + w.result + " thread=" + joined);
+  CloseHandle(t);
+  CloseHandle(w.ready);
+  CloseHandle(s);
+  // The pending ConnectNamedPipe ends with the close; `listen` must outlive it.
+  WaitForSingleObject(listen.hEvent, kWaitMs);
+  CloseHandle(listen.hEvent);
+}
+
+void PipesIoOnListeningInstance() {
+  WString name = PipeName("listening-io");
+  HANDLE s = Server(name);
+  char buf[4];
+  DWORD n = 0;
+  OVERLAPPED r{}, w{};
+  std::string read = R(ReadFile(s, buf, sizeof buf, &n, &r));
+  std::string write = R(WriteFile(s, "x", 1, &n, &w));
+  std::string disc = R(DisconnectNamedPipe(s));
+  Check("pipes.io-on-listening-instance",
+        "ReadFile=" + read + " WriteFile=" + write + " DisconnectNamedPipe=" + disc);
   CloseHandle(s);
 }
 
@@ -1100,10 +1174,12 @@ const CheckFn kChecks[] = {
     PortsSyncSuccessQueuesPacket, PortsSkipOnSuccess, PortsSyncFailureNoPacket,
     PortsStatusDeferredUntilDequeued, PortsFailedPacket, PortsTimeout, PortsPostedVerbatimFifo,
     PortsGqcsExPartial, PortsOneAssociation, PortsClosedUnderWait, HandlesValueReuse,
-    CancelPending, CancelCompletedPacketQueued, CancelNullNothingPending, CancelFromOtherThreads,
+    CancelPending, CancelCompletedPacketQueued, GetOverlappedResultPendingThenDone,
+    CancelNullNothingPending, CancelFromOtherThreads,
     ClosePeerPendingRead, ClosePeerBufferedData, CloseLastHandleCancels,
     CloseListeningWithPendingConnect, CloseDisconnect,
-    CloseReaderUnderPendingWrite, PipesOpenErrors, PipesWaitNamedPipeAvailable, PipesConnect,
+    CloseReaderUnderPendingWrite, PipesOpenErrors, PipesWaitNamedPipeAvailable, PipesWaitNamedPipeWaits,
+    PipesIoOnListeningInstance, PipesConnect,
     PipesClientBeforeConnect, PipesInstanceOrder, PipesByteMode, PipesMessageMode,
     PipesZeroLengthRead, PipesWriteLargerThanBuffer, WaitsFireOnceAndRepeat, WaitsTimeout,
     WaitsUnregisterWhileRunning, WaitsUnregisterBlocking, WaitsUnregisterIdleAndInside,
