@@ -288,7 +288,7 @@ FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbyte
 }
 
 FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn,
-                                        std::shared_ptr<std::string> buf) {
+                                        std::shared_ptr<ReadBuffer> buf) {
   RegisterWithIocp(conn);
   auto ov = Overlapped::New(loop_);
   try {

@@ -138,7 +138,7 @@ class IocpProactor {
   std::vector<std::shared_ptr<FutureBase>> Select(double timeout);
 
   FuturePtr<std::string> Recv(const PipeHandlePtr& conn, DWORD nbytes);
-  FuturePtr<DWORD> RecvInto(const PipeHandlePtr& conn, std::shared_ptr<std::string> buf);
+  FuturePtr<DWORD> RecvInto(const PipeHandlePtr& conn, std::shared_ptr<ReadBuffer> buf);
   FuturePtr<DWORD> Send(const PipeHandlePtr& conn, std::string data);
   FuturePtr<PipeHandlePtr> AcceptPipe(const PipeHandlePtr& pipe);
   // connect_pipe: CreateFile, retried on ERROR_PIPE_BUSY with a delay from

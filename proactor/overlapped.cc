@@ -155,21 +155,21 @@ DWORD Overlapped::GetResult(bool wait) {
 
 std::string Overlapped::ReadResult(bool wait) {
   DWORD n = GetResult(wait);
-  return buffer_.substr(0, n);
+  return read_ ? std::string(read_.get(), n) : std::string();
 }
 
 void Overlapped::ReadFile(HANDLE handle, DWORD size) {
-  buffer_.assign(size, '\0');
+  read_.reset(new char[size == 0 ? 1 : size]);
   Started(handle, Type::kRead);
   DWORD nread = 0;
-  FinishRead(::ReadFile(handle, buffer_.data(), size, &nread, &overlapped_));
+  FinishRead(::ReadFile(handle, read_.get(), size, &nread, &overlapped_));
 }
 
-void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<std::string> buffer) {
+void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<ReadBuffer> buffer) {
   into_ = std::move(buffer);
   Started(handle, Type::kReadInto);
   DWORD nread = 0;
-  FinishRead(::ReadFile(handle, into_->data(), static_cast<DWORD>(into_->size()), &nread,
+  FinishRead(::ReadFile(handle, into_->data.get(), static_cast<DWORD>(into_->size), &nread,
                         &overlapped_));
 }
 

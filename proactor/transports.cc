@@ -52,7 +52,7 @@ void PipeTransport::Start(FuturePtr<Void> waiter) {
   }
   if (kind_ == Kind::kRead || kind_ == Kind::kDuplex) {
     // _ProactorReadPipeTransport.__init__
-    data_ = std::make_shared<std::string>(kReadBufferSize, '\0');
+    data_ = std::make_shared<ReadBuffer>(kReadBufferSize);
     loop_.CallSoon([self] { self->LoopReading(nullptr); });
     paused_ = false;
   }
@@ -176,7 +176,7 @@ void PipeTransport::ResumeReading() {
   int64_t length = std::exchange(pending_data_length_, -1);
   if (length > -1) {
     // After _loop_reading: the protocol may pause reading again.
-    std::string data = data_->substr(0, static_cast<size_t>(length));
+    std::string data = std::string(data_->data.get(), static_cast<size_t>(length));
     loop_.CallSoon([self, data, length] { self->DataReceived(data, length); });
   }
 }
@@ -217,7 +217,7 @@ void PipeTransport::LoopReading(std::shared_ptr<FutureBase> fut) {
         if (fut->done()) {
           length = std::static_pointer_cast<Future<DWORD>>(fut)->Result();
           if (length == 0) return;  // end of file: no new read
-          data = data_->substr(0, static_cast<size_t>(length));
+          data = std::string(data_->data.get(), static_cast<size_t>(length));
         } else {
           // The future will be replaced by the next recv_into.
           fut->Cancel();

@@ -22,6 +22,7 @@
 
 #include "proactor/event_loop.h"
 #include "proactor/origin.h"
+#include "proactor/overlapped.h"
 #include "proactor/windows_utils.h"
 
 namespace iocpsim::proactor {
@@ -123,7 +124,7 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   bool eof_written_ = false;
   bool paused_ = true;  // until the first read is scheduled
   int64_t pending_data_length_ = -1;
-  std::shared_ptr<std::string> data_;  // the read buffer, shared with the Overlapped
+  std::shared_ptr<ReadBuffer> data_;  // the read buffer, shared with the Overlapped
   bool protocol_paused_ = false;
   size_t high_water_ = 64 * 1024;
   size_t low_water_ = 16 * 1024;
