@@ -246,6 +246,8 @@ int BenchCommand(const std::vector<std::string>& args) {
         hi = *std::max_element(cell.runs.begin(), cell.runs.end());
       }
       metrics["power_runs_median." + strategy + "." + id] = std::isinf(med) ? -1 : med;
+      metrics["power_seconds_median." + strategy + "." + id] =
+          std::isinf(med) ? -1 : Median(cell.seconds);
       cells.push_back(std::isinf(med)
                           ? absl::StrFormat("not found (%d/%d missed)", cell.misses, seeds)
                           : absl::StrFormat("%s runs, %ss [%s–%s]%s", Fmt(med),
@@ -266,6 +268,7 @@ int BenchCommand(const std::vector<std::string>& args) {
       bounded_cell = absl::StrFormat("k=%d, %d runs, %ss", Deviations(g.smallest.choices),
                                      g.first_run, Fmt(g.first_seconds));
       metrics["power_runs.bounded." + id] = static_cast<double>(g.first_run);
+      metrics["power_seconds.bounded." + id] = g.first_seconds;
     }
     std::string row = "| `" + id + "` |";
     for (size_t i = 0; i < cells.size(); ++i) {
