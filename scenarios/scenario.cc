@@ -134,18 +134,7 @@ ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
   // stopped it, so the abort waits for the kernel's result when it can.
   oracles.set_abort_on_finding(options.abort_on_finding);
   ScenarioResult result;
-  result.run = RunSimulation(k, source, [&] {
-    proactor::EventLoop loop(profile);
-    loop.SetExceptionHandler(oracles.Handler());
-    Context ctx(loop, oracles);
-    try {
-      s.run(ctx);
-      if (!loop.IsClosed()) loop.Close();
-    } catch (const std::exception& e) {
-      oracles.OnScenarioException(e.what());
-      if (!loop.IsClosed() && !loop.IsRunning()) loop.Close();
-    }
-  });
+  result.run = RunSimulation(k, source, [&] { RunBody(s, profile, oracles); });
   oracles.OnKernelResult(result.run);
   result.verdict = oracles.Verdict();
   result.findings = oracles.findings();
@@ -161,6 +150,19 @@ std::vector<std::string> ProtocolEvents(const RunResult& run) {
   return events;
 }
 #endif
+
+void RunBody(const Scenario& s, const proactor::Profile& profile, Oracles& oracles) {
+  proactor::EventLoop loop(profile);
+  loop.SetExceptionHandler(oracles.Handler());
+  Context ctx(loop, oracles);
+  try {
+    s.run(ctx);
+    if (!loop.IsClosed()) loop.Close();
+  } catch (const std::exception& e) {
+    oracles.OnScenarioException(e.what());
+    if (!loop.IsClosed() && !loop.IsRunning()) loop.Close();
+  }
+}
 
 void GroupByObject(std::vector<std::string>& events) {
   std::stable_sort(events.begin(), events.end(), [](const std::string& a, const std::string& b) {

@@ -116,6 +116,12 @@ proactor::Coro<proactor::Void> WaitUntil(proactor::EventLoop& loop, std::functio
 void CheckDelivered(Oracles& oracles, const std::string& stream, const std::string& written,
                     const std::string& received);
 
+// A scenario's body on a fresh loop with `profile`: the loop's error
+// reports and an exception escaping the body go to `oracles`; the loop is
+// closed at the end. RunScenario runs it under the virtual kernel, the
+// Windows build (windows_main.cc) on the real API.
+void RunBody(const Scenario& s, const proactor::Profile& profile, Oracles& oracles);
+
 // Groups protocol callbacks ("client1.connection_made()") by object, each
 // object's in the order it saw them: the interleaving of different objects
 // is the scheduler's business, not the protocol's. What scripts/wine-check

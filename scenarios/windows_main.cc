@@ -15,7 +15,6 @@
 //   build/mingw/scenarios/scenario_runner.exe subprocess-output
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -40,18 +39,7 @@ std::string ProgramName(const char* argv0) {
 int RunOne(const iocpsim::scenarios::Scenario& s) {
   using namespace iocpsim;
   scenarios::Oracles oracles;
-  {
-    proactor::EventLoop loop(proactor::Profile::Current());
-    loop.SetExceptionHandler(oracles.Handler());
-    scenarios::Context ctx(loop, oracles);
-    try {
-      s.run(ctx);
-      if (!loop.IsClosed()) loop.Close();
-    } catch (const std::exception& e) {
-      oracles.OnScenarioException(e.what());
-      if (!loop.IsClosed() && !loop.IsRunning()) loop.Close();
-    }
-  }
+  scenarios::RunBody(s, proactor::Profile::Current(), oracles);
   std::vector<std::string>& events = ProtocolLog();
   scenarios::GroupByObject(events);
   for (const std::string& e : events) std::printf("protocol %s\n", e.c_str());
