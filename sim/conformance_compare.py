@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares two outputs of the conformance program (sim/conformance.cc).
+"""Compares two outputs of the conformance program (sim/conformance/main.cc).
 
   conformance_compare.py VIRTUAL REFERENCE DIFFERENCES
       The virtual kernel's output against the reference (Wine's, committed
