@@ -197,21 +197,18 @@ int Protocol(const std::vector<std::string>& raw) {
   Args args;
   args.seeds = 200;
   if (auto status = Parse(raw, true, args)) return *status;
-  auto events = [&](ChoiceSource& source) {
-    scenarios::RunOptions options;
-    options.trace = true;
-    return scenarios::ProtocolEvents(
-        scenarios::RunScenario(*args.scenario, *args.profile, source, options).run);
+  scenarios::RunOptions traced;
+  traced.trace = true;
+  auto run = [&](ChoiceSource& source) {
+    return scenarios::RunScenario(*args.scenario, *args.profile, source, traced);
   };
   CanonicalSource canonical;
-  scenarios::RunOptions options;
-  options.trace = true;
-  scenarios::ScenarioResult r = scenarios::RunScenario(*args.scenario, *args.profile, canonical, options);
+  scenarios::ScenarioResult r = run(canonical);
   std::vector<std::string> reference = scenarios::ProtocolEvents(r.run);
   uint64_t differing = 0, first = 0;
   for (uint64_t seed = 1; seed <= args.seeds; ++seed) {
     ScheduleOnlySource source(seed);
-    if (events(source) != reference) {
+    if (scenarios::ProtocolEvents(run(source).run) != reference) {
       ++differing;
       if (first == 0) first = seed;
     }

@@ -243,9 +243,14 @@ void ProcessExitsBeforeParentReads() {
   // through its packet; what is printed is the error.
   OVERLAPPED r{};
   char buf[8];
-  std::string read = R(ReadFile(parent, buf, sizeof buf, nullptr, &r));
-  if (read == "FALSE/ERROR_IO_PENDING") read = Packet(port, kWaitMs, {{&r, "r"}});
-  if (read == "pkt(FALSE/ERROR_BROKEN_PIPE bytes=0 key=11 ov=r)") read = "FALSE/ERROR_BROKEN_PIPE";
+  BOOL ok = ReadFile(parent, buf, sizeof buf, nullptr, &r);
+  if (!ok && GetLastError() == ERROR_IO_PENDING) {
+    DWORD bytes;
+    ULONG_PTR key;
+    OVERLAPPED* ov = nullptr;
+    ok = GetQueuedCompletionStatus(port, &bytes, &key, &ov, kWaitMs);
+  }
+  std::string read = R(ok);
   DWORD code = 0;
   GetExitCodeProcess(c.pi.hProcess, &code);
   Check("process.child-exits-before-parent-reads",
