@@ -6,7 +6,8 @@ namespace iocpsim {
 
 namespace {
 constexpr const char* kKindNames[kChoiceKindCount] = {"schedule", "sync", "cancel-race",
-                                                      "time",     "exit", "param"};
+                                                      "time",     "exit", "param",
+                                                      "net"};
 const std::string kNoError;
 }  // namespace
 

@@ -30,10 +30,11 @@ enum class ChoiceKind : uint8_t {
   kTime,        // let virtual time pass while I/O is in flight
   kExit,        // a child program that may exit early
   kParam,       // a scenario parameter
+  kNet,         // a network outcome Windows leaves open (sockets)
 };
-inline constexpr int kChoiceKindCount = 6;
+inline constexpr int kChoiceKindCount = 7;
 
-// "schedule", "sync", "cancel-race", "time", "exit", "param".
+// "schedule", "sync", "cancel-race", "time", "exit", "param", "net".
 const char* ChoiceKindName(ChoiceKind kind);
 // Inverse of ChoiceKindName; false when `name` is not a kind.
 bool ParseChoiceKind(const std::string& name, ChoiceKind* kind);

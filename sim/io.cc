@@ -40,6 +40,10 @@ DWORD NtStatusToError(NTSTATUS s) {
     case STATUS_PIPE_CONNECTED: return ERROR_PIPE_CONNECTED;
     case STATUS_PIPE_LISTENING: return ERROR_PIPE_LISTENING;
     case STATUS_PIPE_BUSY: return ERROR_PIPE_BUSY;
+    case STATUS_CONNECTION_RESET: return ERROR_NETNAME_DELETED;
+    case STATUS_CONNECTION_REFUSED: return ERROR_CONNECTION_REFUSED;
+    case STATUS_CONNECTION_ABORTED: return ERROR_CONNECTION_ABORTED;
+    case STATUS_PORT_UNREACHABLE: return ERROR_PORT_UNREACHABLE;
   }
   HarnessBug(__FILE__, __LINE__, "an NTSTATUS without a Win32 error mapping");
 }
@@ -49,6 +53,12 @@ const char* OpTypeName(OpType t) {
     case OpType::kRead: return "ReadFile";
     case OpType::kWrite: return "WriteFile";
     case OpType::kConnect: return "ConnectNamedPipe";
+    case OpType::kRecv: return "WSARecv";
+    case OpType::kSend: return "WSASend";
+    case OpType::kRecvFrom: return "WSARecvFrom";
+    case OpType::kSendTo: return "WSASendTo";
+    case OpType::kAccept: return "AcceptEx";
+    case OpType::kConnectEx: return "ConnectEx";
   }
   return "?";
 }

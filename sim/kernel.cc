@@ -53,6 +53,7 @@ Kernel::Kernel(const KernelOptions& options, ChoiceSource& source)
 Kernel::~Kernel() {
   DeletePipeNamespace(pipes);
   DeleteWaitTable(waits);
+  DeleteSocketNamespace(sockets);
 }
 
 // ---------------------------------------------------------------- run

@@ -60,7 +60,9 @@ struct ThreadExit {
   DWORD code;
 };
 
-enum class ObjType : uint8_t { kPort, kPipeEnd, kEvent, kProcess, kThread, kWait, kPipeName };
+enum class ObjType : uint8_t {
+  kPort, kPipeEnd, kEvent, kProcess, kThread, kWait, kPipeName, kSocket
+};
 
 // A kernel object. Kept by the kernel until the run ends; `handles` counts
 // the handles naming it in every process.
@@ -99,8 +101,7 @@ struct Port : Object {
   bool closed = false;
 };
 
-// A file object that overlapped I/O can be issued on (a pipe end today,
-// sockets later).
+// A file object that overlapped I/O can be issued on (a pipe end, a socket).
 struct File : Object {
   using Object::Object;
   bool overlapped = false;  // opened with FILE_FLAG_OVERLAPPED
@@ -118,7 +119,10 @@ struct File : Object {
   virtual void Perform(Kernel& k, Op* op) = 0;
 };
 
-enum class OpType : uint8_t { kRead, kWrite, kConnect };
+enum class OpType : uint8_t {
+  kRead, kWrite, kConnect,                           // pipes (ConnectNamedPipe)
+  kRecv, kSend, kRecvFrom, kSendTo, kAccept, kConnectEx  // sockets
+};
 const char* OpTypeName(OpType t);
 
 // One overlapped (or synchronous) operation, owned by the kernel from issue
@@ -135,6 +139,13 @@ struct Op {
   char* buffer = nullptr;
   DWORD size = 0;
   uint64_t write_end = 0;    // a write: channel offset just past its bytes
+  // Sockets: AcceptEx's accept socket; WSARecvFrom's address out-parameters;
+  // ConnectEx's and WSASendTo's destination port.
+  File* accept_into = nullptr;
+  void* from = nullptr;
+  int* from_length = nullptr;
+  uint16_t to_port = 0;
+  std::vector<std::pair<char*, DWORD>> scatter;  // a receive into several WSABUFs
   bool pending = true;       // not completed yet
   bool queued = false;       // its packet is in a port queue
   bool cancel_requested = false;
@@ -204,6 +215,7 @@ struct Process : Object {
   DWORD exit_code = STILL_ACTIVE;
   bool exiting = false;
   bool exit_signaled = false;
+  int wsa_started = 0;  // WSAStartup calls not matched by WSACleanup
 };
 
 class Kernel {
@@ -332,6 +344,7 @@ class Kernel {
   // Per-object-kind state kept by the kernel files.
   struct PipeNamespace* pipes = nullptr;
   struct WaitTable* waits = nullptr;
+  struct SocketNamespace* sockets = nullptr;
 
   static thread_local Kernel* current_kernel;  // one simulation per OS thread
 
@@ -405,6 +418,7 @@ DWORD NtStatusToError(NTSTATUS s);
 bool IsError(NTSTATUS s);
 void DeletePipeNamespace(struct PipeNamespace* ns);
 void DeleteWaitTable(struct WaitTable* w);
+void DeleteSocketNamespace(struct SocketNamespace* ns);
 // Registered waits watching `o` (threadpool.cc).
 void NotifyWaits(Kernel& k, Object* o);
 // Signals an event object (SetEvent), waking its waiters (sync.cc).

@@ -189,6 +189,8 @@ File::Readiness PipeEnd::Ready(const Op* op) const {
       return op->write_end - outbox().consumed <= outbox().capacity ? Readiness::kSuccess
                                                                     : Readiness::kNo;
     }
+    default:  // socket operations are never issued on a pipe
+      break;
   }
   return Readiness::kNo;
 }
@@ -242,6 +244,8 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       if (PeerGone()) return k.CompleteOp(op, STATUS_PIPE_CLOSING, 0);
       k.CompleteOp(op, STATUS_SUCCESS, op->size);
       return;
+    default:
+      HarnessBug(__FILE__, __LINE__, "a pipe asked to perform a socket operation");
   }
 }
 

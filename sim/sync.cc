@@ -46,6 +46,7 @@ bool Waitable(const Object* o) {
     case ObjType::kProcess:
     case ObjType::kThread:
     case ObjType::kPipeEnd:
+    case ObjType::kSocket:
       return true;
     default:
       return false;

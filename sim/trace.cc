@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "sim/choice.h"
 #include "sim/win32.h"
+#include "sim/winsock.h"
 
 #define SIM_TRACE_CHECK(c) \
   if (!(c)) std::abort()
@@ -66,6 +67,23 @@ const char* Win32ErrorName(uint32_t error) {
     case ERROR_IO_INCOMPLETE: return "ERROR_IO_INCOMPLETE";
     case ERROR_IO_PENDING: return "ERROR_IO_PENDING";
     case ERROR_NOT_FOUND: return "ERROR_NOT_FOUND";
+    case ERROR_NETNAME_DELETED: return "ERROR_NETNAME_DELETED";
+    case ERROR_CONNECTION_REFUSED: return "ERROR_CONNECTION_REFUSED";
+    case ERROR_PORT_UNREACHABLE: return "ERROR_PORT_UNREACHABLE";
+    case ERROR_CONNECTION_ABORTED: return "ERROR_CONNECTION_ABORTED";
+    case WSAECONNRESET: return "WSAECONNRESET";
+    case WSAENOTCONN: return "WSAENOTCONN";
+    case WSAEFAULT: return "WSAEFAULT";
+    case WSAEINVAL: return "WSAEINVAL";
+    case WSAENOTSOCK: return "WSAENOTSOCK";
+    case WSAEMSGSIZE: return "WSAEMSGSIZE";
+    case WSAEOPNOTSUPP: return "WSAEOPNOTSUPP";
+    case WSAEADDRINUSE: return "WSAEADDRINUSE";
+    case WSAEADDRNOTAVAIL: return "WSAEADDRNOTAVAIL";
+    case WSAECONNABORTED: return "WSAECONNABORTED";
+    case WSAEISCONN: return "WSAEISCONN";
+    case WSAESHUTDOWN: return "WSAESHUTDOWN";
+    case WSAECONNREFUSED: return "WSAECONNREFUSED";
     default: return nullptr;
   }
 }
@@ -81,6 +99,10 @@ const char* NtStatusName(int32_t status) {
     case STATUS_PIPE_CLOSING: return "STATUS_PIPE_CLOSING";
     case STATUS_PIPE_CONNECTED: return "STATUS_PIPE_CONNECTED";
     case STATUS_PIPE_LISTENING: return "STATUS_PIPE_LISTENING";
+    case STATUS_CONNECTION_RESET: return "STATUS_CONNECTION_RESET";
+    case STATUS_CONNECTION_REFUSED: return "STATUS_CONNECTION_REFUSED";
+    case STATUS_CONNECTION_ABORTED: return "STATUS_CONNECTION_ABORTED";
+    case STATUS_PORT_UNREACHABLE: return "STATUS_PORT_UNREACHABLE";
     default: return nullptr;
   }
 }
