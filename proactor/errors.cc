@@ -12,7 +12,16 @@ void RaiseWindowsError(DWORD error, const char* call) {
     case ERROR_NO_DATA:
       throw BrokenPipeError(error, "BrokenPipeError: " + what);
     case ERROR_NETNAME_DELETED:
+    case 10054:  // WSAECONNRESET
       throw ConnectionResetError(error, "ConnectionResetError: " + what);
+    // overlapped.c SetFromWindowsErr picks these two; the WSA codes are
+    // errno values on Windows (ECONNABORTED, ECONNREFUSED).
+    case ERROR_CONNECTION_ABORTED:
+    case 10053:  // WSAECONNABORTED
+      throw ConnectionAbortedError(error, "ConnectionAbortedError: " + what);
+    case ERROR_CONNECTION_REFUSED:
+    case 10061:  // WSAECONNREFUSED
+      throw ConnectionRefusedError(error, "ConnectionRefusedError: " + what);
     default:
       throw OSError(error, "OSError: " + what);
   }

@@ -38,6 +38,11 @@ class ConnectionAbortedError : public OSError {
   using OSError::OSError;
 };
 
+class ConnectionRefusedError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
 // Raises the OSError subclass CPython raises for `error`
 // (PyErr_SetFromWindowsErr).
 [[noreturn]] void RaiseWindowsError(DWORD error, const char* call = nullptr);

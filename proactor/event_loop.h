@@ -124,6 +124,9 @@ class EventLoop {
   // Iterations of the loop so far (reported in creation sites).
   uint64_t step() const { return step_; }
   uint64_t NextId() { return ++next_id_; }
+  // WSAStartup for the process, before the loop's first socket (Python's
+  // socket module calls it when imported). Raises OSError.
+  void StartWinsock();
   // asyncio's _all_tasks (weak).
   void AddTask(const std::shared_ptr<TaskBase>& task);
   void AddResource(const std::shared_ptr<Collectable>& resource);
@@ -153,6 +156,7 @@ class EventLoop {
   bool running_ = false;
   bool closed_ = false;
   bool debug_ = false;
+  bool winsock_started_ = false;
 };
 
 template <class T>

@@ -274,16 +274,42 @@ FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePt
 
 // ---------------------------------------------------------------- verbs
 
+namespace {
+
+SOCKET SocketOf(const PipeHandlePtr& conn) { return reinterpret_cast<SOCKET>(conn->fileno()); }
+
+// finish_recv / finish_send on a socket: a reset or an aborted operation
+// is ConnectionResetError.
+template <class T, class F>
+T ResetAsConnectionReset(F&& get) {
+  try {
+    return get();
+  } catch (const OSError& e) {
+    if (e.winerror == ERROR_NETNAME_DELETED || e.winerror == ERROR_OPERATION_ABORTED) {
+      throw ConnectionResetError(e.winerror, std::string("ConnectionResetError: ") + e.what());
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
 FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbytes) {
   RegisterWithIocp(conn);
   auto ov = Overlapped::New(loop_);
+  bool sock = conn->is_socket();
   try {
-    ov->ReadFile(conn->fileno(), nbytes);
+    if (sock) {
+      ov->WSARecv(SocketOf(conn), nbytes);
+    } else {
+      ov->ReadFile(conn->fileno(), nbytes);
+    }
   } catch (const BrokenPipeError&) {
     return Result<std::string>("");
   }
-  return Register<std::string>(ov, conn, [](std::shared_ptr<Overlapped> ov) {
-    return ov->ReadResult();
+  return Register<std::string>(ov, conn, [sock](std::shared_ptr<Overlapped> ov) {
+    if (!sock) return ov->ReadResult();
+    return ResetAsConnectionReset<std::string>([&] { return ov->ReadResult(); });
   });
 }
 
@@ -291,19 +317,127 @@ FuturePtr<DWORD> IocpProactor::RecvInto(const PipeHandlePtr& conn,
                                         std::shared_ptr<ReadBuffer> buf) {
   RegisterWithIocp(conn);
   auto ov = Overlapped::New(loop_);
+  bool sock = conn->is_socket();
   try {
-    ov->ReadFileInto(conn->fileno(), std::move(buf));
+    if (sock) {
+      ov->WSARecvInto(SocketOf(conn), std::move(buf));
+    } else {
+      ov->ReadFileInto(conn->fileno(), std::move(buf));
+    }
   } catch (const BrokenPipeError&) {
     return Result<DWORD>(0);
   }
-  return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) { return ov->GetResult(); });
+  return Register<DWORD>(ov, conn, [sock](std::shared_ptr<Overlapped> ov) {
+    if (!sock) return ov->GetResult();
+    return ResetAsConnectionReset<DWORD>([&] { return ov->GetResult(); });
+  });
 }
 
 FuturePtr<DWORD> IocpProactor::Send(const PipeHandlePtr& conn, std::string data) {
   RegisterWithIocp(conn);
   auto ov = Overlapped::New(loop_);
-  ov->WriteFile(conn->fileno(), std::move(data));
-  return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) { return ov->GetResult(); });
+  bool sock = conn->is_socket();
+  if (sock) {
+    ov->WSASend(SocketOf(conn), std::move(data));
+  } else {
+    ov->WriteFile(conn->fileno(), std::move(data));
+  }
+  return Register<DWORD>(ov, conn, [sock](std::shared_ptr<Overlapped> ov) {
+    if (!sock) return ov->GetResult();
+    return ResetAsConnectionReset<DWORD>([&] { return ov->GetResult(); });
+  });
+}
+
+FuturePtr<Datagram> IocpProactor::RecvFrom(const SocketPtr& conn, DWORD nbytes) {
+  RegisterWithIocp(conn);
+  auto ov = Overlapped::New(loop_);
+  try {
+    ov->WSARecvFrom(conn->sock(), nbytes);
+  } catch (const BrokenPipeError&) {
+    return Result<Datagram>({});
+  }
+  return Register<Datagram>(ov, conn, [](std::shared_ptr<Overlapped> ov) {
+    return ResetAsConnectionReset<Datagram>([&] {
+      std::string data = ov->ReadResult();
+      return Datagram{std::move(data), ov->from_port()};
+    });
+  });
+}
+
+FuturePtr<DWORD> IocpProactor::SendTo(const SocketPtr& conn, std::string data, uint16_t port) {
+  RegisterWithIocp(conn);
+  auto ov = Overlapped::New(loop_);
+  ov->WSASendTo(conn->sock(), std::move(data), port);
+  return Register<DWORD>(ov, conn, [](std::shared_ptr<Overlapped> ov) {
+    return ResetAsConnectionReset<DWORD>([&] { return ov->GetResult(); });
+  });
+}
+
+namespace {
+
+// accept_coro: closes the accept socket if the accept is cancelled (any
+// other exception ends the task with it, as in CPython).
+Coro<Void> CloseIfCancelled(FuturePtr<Accepted> future, SocketPtr conn) {
+  try {
+    co_await future;
+  } catch (const CancelledError&) {
+    conn->Close();
+    throw;
+  }
+  co_return;
+}
+
+}  // namespace
+
+FuturePtr<Accepted> IocpProactor::Accept(const SocketPtr& listener) {
+  RegisterWithIocp(listener);
+  SocketPtr conn = Socket::Make(loop_, Socket::Type::kStream);  // _get_accept_socket
+  auto ov = Overlapped::New(loop_);
+  ov->AcceptEx(listener->sock(), conn->sock());
+  auto future = Register<Accepted>(ov, listener, [listener, conn](std::shared_ptr<Overlapped> ov) {
+    ov->GetResult();
+    // SO_UPDATE_ACCEPT_CONTEXT, so that getpeername() and the rest work.
+    SOCKET l = listener->sock();
+    if (setsockopt(conn->sock(), SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+                   reinterpret_cast<const char*>(&l), sizeof l) != 0) {
+      RaiseWindowsError(static_cast<DWORD>(WSAGetLastError()), "setsockopt");
+    }
+    uint16_t peer = conn->PeerPort();
+    conn->LocalPort();
+    return Accepted{conn, peer};
+  });
+  loop_.CreateTask(CloseIfCancelled(future, conn));
+  return future;
+}
+
+FuturePtr<SocketPtr> IocpProactor::Connect(const SocketPtr& conn, uint16_t port) {
+  if (conn->type() == Socket::Type::kDatagram) {
+    // A UDP connect completes at once: nothing to register.
+    conn->Connect(port);
+    return Result<SocketPtr>(conn);
+  }
+  RegisterWithIocp(conn);
+  // ConnectEx needs a bound socket (BindLocal; WSAEINVAL: bound already).
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  if (bind(conn->sock(), reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) {
+    DWORD err = static_cast<DWORD>(WSAGetLastError());
+    if (err != WSAEINVAL || conn->LocalPort() == 0) RaiseWindowsError(err, "bind");
+  }
+  conn->LocalPort();
+  auto ov = Overlapped::New(loop_);
+  ov->ConnectEx(conn->sock(), port);
+  return Register<SocketPtr>(ov, conn, [conn](std::shared_ptr<Overlapped> ov) {
+    ov->GetResult();
+    // SO_UPDATE_CONNECT_CONTEXT, so that getsockname() and the rest work.
+    int zero = 0;
+    if (setsockopt(conn->sock(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT,
+                   reinterpret_cast<const char*>(&zero), sizeof zero) != 0) {
+      RaiseWindowsError(static_cast<DWORD>(WSAGetLastError()), "setsockopt");
+    }
+    conn->PeerPort();
+    return conn;
+  });
 }
 
 FuturePtr<PipeHandlePtr> IocpProactor::AcceptPipe(const PipeHandlePtr& pipe) {

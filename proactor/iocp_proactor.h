@@ -23,6 +23,7 @@
 #include "proactor/event_loop.h"
 #include "proactor/futures.h"
 #include "proactor/overlapped.h"
+#include "proactor/sockets.h"
 #include "proactor/windows_utils.h"
 #include "sim/win32.h"
 
@@ -74,6 +75,18 @@ void OverlappedFuture<T>::CancelOverlapped() {
 }
 
 class IocpProactor;
+
+// accept()'s result: (conn, conn.getpeername()).
+struct Accepted {
+  SocketPtr conn;
+  uint16_t peer_port = 0;
+};
+
+// recvfrom()'s result: (data, address).
+struct Datagram {
+  std::string data;
+  uint16_t from_port = 0;
+};
 
 // _BaseWaitHandleFuture: a registered wait; its result says whether the
 // handle was signalled (false on timeout).
@@ -137,9 +150,21 @@ class IocpProactor {
   // them. timeout < 0 waits forever.
   std::vector<std::shared_ptr<FutureBase>> Select(double timeout);
 
+  // A socket gets WSARecv/WSASend, anything else ReadFile/WriteFile; for a
+  // socket, ERROR_NETNAME_DELETED and ERROR_OPERATION_ABORTED become
+  // ConnectionResetError (finish_recv, finish_send).
   FuturePtr<std::string> Recv(const PipeHandlePtr& conn, DWORD nbytes);
   FuturePtr<DWORD> RecvInto(const PipeHandlePtr& conn, std::shared_ptr<ReadBuffer> buf);
   FuturePtr<DWORD> Send(const PipeHandlePtr& conn, std::string data);
+  // Datagrams (recvfrom, sendto).
+  FuturePtr<Datagram> RecvFrom(const SocketPtr& conn, DWORD nbytes);
+  FuturePtr<DWORD> SendTo(const SocketPtr& conn, std::string data, uint16_t port);
+  // accept(listener): AcceptEx into a new socket, which is closed if the
+  // future is cancelled (accept_coro).
+  FuturePtr<Accepted> Accept(const SocketPtr& listener);
+  // connect(conn, ('127.0.0.1', port)): ConnectEx after binding locally;
+  // a UDP socket connects at once.
+  FuturePtr<SocketPtr> Connect(const SocketPtr& conn, uint16_t port);
   FuturePtr<PipeHandlePtr> AcceptPipe(const PipeHandlePtr& pipe);
   // connect_pipe: CreateFile, retried on ERROR_PIPE_BUSY with a delay from
   // 1 ms doubling to 100 ms; cancelling it cancels the retry.

@@ -101,8 +101,20 @@ const char* Overlapped::TypeName() const {
     case Type::kConnectNamedPipe: return "ConnectNamedPipe";
     case Type::kWait: return "wait";
     case Type::kWaitNamedPipeAndConnect: return "WaitNamedPipeAndConnect";
+    case Type::kWSARecv: return "WSARecv";
+    case Type::kWSARecvInto: return "WSARecvInto";
+    case Type::kWSASend: return "WSASend";
+    case Type::kAcceptEx: return "AcceptEx";
+    case Type::kConnectEx: return "ConnectEx";
+    case Type::kWSARecvFrom: return "WSARecvFrom";
+    case Type::kWSASendTo: return "WSASendTo";
   }
   return "?";
+}
+
+bool Overlapped::IsRead() const {
+  return type_ == Type::kRead || type_ == Type::kReadInto || type_ == Type::kWSARecv ||
+         type_ == Type::kWSARecvInto;
 }
 
 bool Overlapped::pending() const {
@@ -145,7 +157,7 @@ DWORD Overlapped::GetResult(bool wait) {
       break;
     case ERROR_BROKEN_PIPE:
       // A read whose writer closed: end of file.
-      if (type_ == Type::kRead || type_ == Type::kReadInto) break;
+      if (IsRead()) break;
       RaiseWindowsError(error_);
     default:
       RaiseWindowsError(error_);
@@ -162,7 +174,7 @@ void Overlapped::ReadFile(HANDLE handle, DWORD size) {
   read_.reset(new char[size == 0 ? 1 : size]);
   Started(handle, Type::kRead);
   DWORD nread = 0;
-  FinishRead(::ReadFile(handle, read_.get(), size, &nread, &overlapped_));
+  FinishRead(::ReadFile(handle, read_.get(), size, &nread, &overlapped_), "ReadFile");
 }
 
 void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<ReadBuffer> buffer) {
@@ -170,10 +182,10 @@ void Overlapped::ReadFileInto(HANDLE handle, std::shared_ptr<ReadBuffer> buffer)
   Started(handle, Type::kReadInto);
   DWORD nread = 0;
   FinishRead(::ReadFile(handle, into_->data.get(), static_cast<DWORD>(into_->size), &nread,
-                        &overlapped_));
+                        &overlapped_), "ReadFile");
 }
 
-void Overlapped::FinishRead(BOOL ok) {
+void Overlapped::FinishRead(BOOL ok, const char* call) {
   error_ = ok ? ERROR_SUCCESS : GetLastError();
   switch (error_) {
     case ERROR_BROKEN_PIPE:
@@ -181,32 +193,126 @@ void Overlapped::FinishRead(BOOL ok) {
       // Quirk recv-broken-pipe: before 41063d2a the error was swallowed
       // and IocpProactor.recv registered an operation no packet completes.
       if (loop_.profile().Has(Quirk::kRecvBrokenPipe)) return;
-      RaiseWindowsError(error_, "ReadFile");
+      RaiseWindowsError(error_, call);
     case ERROR_SUCCESS:
     case ERROR_MORE_DATA:
     case ERROR_IO_PENDING:
       return;
     default:
       type_ = Type::kNotStarted;
-      RaiseWindowsError(error_, "ReadFile");
+      RaiseWindowsError(error_, call);
   }
+}
+
+void Overlapped::FinishStart(BOOL ok, const char* call) {
+  error_ = ok ? ERROR_SUCCESS : GetLastError();
+  if (error_ == ERROR_SUCCESS || error_ == ERROR_IO_PENDING) return;
+  type_ = Type::kNotStarted;
+  RaiseWindowsError(error_, call);
+}
+
+// ------------------------------------------------------------- sockets
+
+void Overlapped::WSARecv(SOCKET s, DWORD size) {
+  read_.reset(new char[size == 0 ? 1 : size]);
+  Started(reinterpret_cast<HANDLE>(s), Type::kWSARecv);
+  WSABUF buf{size, read_.get()};
+  DWORD nread = 0, flags = 0;
+  FinishRead(::WSARecv(s, &buf, 1, &nread, &flags, &overlapped_, nullptr) == 0, "WSARecv");
+}
+
+void Overlapped::WSARecvInto(SOCKET s, std::shared_ptr<ReadBuffer> buffer) {
+  into_ = std::move(buffer);
+  Started(reinterpret_cast<HANDLE>(s), Type::kWSARecvInto);
+  WSABUF buf{static_cast<ULONG>(into_->size), into_->data.get()};
+  DWORD nread = 0, flags = 0;
+  FinishRead(::WSARecv(s, &buf, 1, &nread, &flags, &overlapped_, nullptr) == 0, "WSARecv");
+}
+
+void Overlapped::WSASend(SOCKET s, std::string data) {
+  buffer_ = std::move(data);
+  Started(reinterpret_cast<HANDLE>(s), Type::kWSASend);
+  WSABUF buf{static_cast<ULONG>(buffer_.size()), buffer_.data()};
+  DWORD sent = 0;
+  FinishStart(::WSASend(s, &buf, 1, &sent, 0, &overlapped_, nullptr) == 0, "WSASend");
+}
+
+namespace {
+
+// The extension functions. overlapped.c looks them up once, at import;
+// here each call asks WSAIoctl on its own socket (the same pointer comes
+// back), so that no run's calls depend on what an earlier run did.
+template <class Fn>
+Fn Extension(SOCKET s, GUID guid) {
+  Fn fn = nullptr;
+  DWORD n = 0;
+  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &n,
+               nullptr, nullptr) != 0) {
+    RaiseWindowsError(GetLastError(), "WSAIoctl");
+  }
+  return fn;
+}
+
+// sizeof(struct sockaddr_in6) + 16, as overlapped.c sizes AcceptEx's buffer.
+constexpr DWORD kAcceptAddressLength = 28 + 16;
+
+}  // namespace
+
+void Overlapped::AcceptEx(SOCKET listener, SOCKET conn) {
+  auto accept_ex = Extension<LPFN_ACCEPTEX>(listener, WSAID_ACCEPTEX);
+  addresses_.reset(new char[2 * kAcceptAddressLength]);
+  Started(reinterpret_cast<HANDLE>(listener), Type::kAcceptEx);
+  DWORD received = 0;
+  FinishStart(accept_ex(listener, conn, addresses_.get(), 0, kAcceptAddressLength,
+                        kAcceptAddressLength, &received, &overlapped_),
+              "AcceptEx");
+}
+
+void Overlapped::ConnectEx(SOCKET s, uint16_t port) {
+  auto connect_ex = Extension<LPFN_CONNECTEX>(s, WSAID_CONNECTEX);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Started(reinterpret_cast<HANDLE>(s), Type::kConnectEx);
+  DWORD sent = 0;
+  FinishStart(connect_ex(s, reinterpret_cast<const sockaddr*>(&to), sizeof to, nullptr, 0, &sent,
+                         &overlapped_),
+              "ConnectEx");
+}
+
+void Overlapped::WSARecvFrom(SOCKET s, DWORD size) {
+  read_.reset(new char[size == 0 ? 1 : size]);
+  Started(reinterpret_cast<HANDLE>(s), Type::kWSARecvFrom);
+  WSABUF buf{size, read_.get()};
+  DWORD nread = 0, flags = 0;
+  from_length_ = sizeof from_;
+  FinishRead(::WSARecvFrom(s, &buf, 1, &nread, &flags, reinterpret_cast<sockaddr*>(&from_),
+                           &from_length_, &overlapped_, nullptr) == 0,
+             "WSARecvFrom");
+}
+
+void Overlapped::WSASendTo(SOCKET s, std::string data, uint16_t port) {
+  buffer_ = std::move(data);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Started(reinterpret_cast<HANDLE>(s), Type::kWSASendTo);
+  WSABUF buf{static_cast<ULONG>(buffer_.size()), buffer_.data()};
+  DWORD sent = 0;
+  FinishStart(::WSASendTo(s, &buf, 1, &sent, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to,
+                          &overlapped_, nullptr) == 0,
+              "WSASendTo");
 }
 
 void Overlapped::WriteFile(HANDLE handle, std::string data) {
   buffer_ = std::move(data);
   Started(handle, Type::kWrite);
   DWORD written = 0;
-  BOOL ok = ::WriteFile(handle, buffer_.data(), static_cast<DWORD>(buffer_.size()), &written,
-                        &overlapped_);
-  error_ = ok ? ERROR_SUCCESS : GetLastError();
-  switch (error_) {
-    case ERROR_SUCCESS:
-    case ERROR_IO_PENDING:
-      return;
-    default:
-      type_ = Type::kNotStarted;
-      RaiseWindowsError(error_, "WriteFile");
-  }
+  FinishStart(::WriteFile(handle, buffer_.data(), static_cast<DWORD>(buffer_.size()), &written,
+                          &overlapped_),
+              "WriteFile");
 }
 
 bool Overlapped::ConnectNamedPipe(HANDLE pipe) {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "sim/win32.h"
+#include "sim/winsock.h"
 
 namespace iocpsim::proactor {
 
@@ -41,7 +42,8 @@ class Overlapped {
  public:
   enum class Type {
     kNone, kNotStarted, kRead, kReadInto, kWrite, kConnectNamedPipe, kWait,
-    kWaitNamedPipeAndConnect  // quirk bpo-23293: the old connect_pipe
+    kWaitNamedPipeAndConnect,  // quirk bpo-23293: the old connect_pipe
+    kWSARecv, kWSARecvInto, kWSASend, kAcceptEx, kConnectEx, kWSARecvFrom, kWSASendTo
   };
 
   explicit Overlapped(EventLoop& loop, HANDLE event = nullptr);
@@ -92,6 +94,22 @@ class Overlapped {
   // Overlapped.ConnectNamedPipe(): true if a client was already connected
   // (ERROR_PIPE_CONNECTED: no packet will come), false if pending.
   bool ConnectNamedPipe(HANDLE pipe);
+  // Overlapped.WSARecv(), WSARecvInto(), WSASend(): ReadFile, ReadFileInto
+  // and WriteFile on a socket, with the same synchronous errors (do_WSARecv,
+  // do_WSASend).
+  void WSARecv(SOCKET s, DWORD size);
+  void WSARecvInto(SOCKET s, std::shared_ptr<ReadBuffer> buffer);
+  void WSASend(SOCKET s, std::string data);
+  // Overlapped.AcceptEx(listener, conn): the two addresses land in a buffer
+  // this object keeps until it is freed.
+  void AcceptEx(SOCKET listener, SOCKET conn);
+  // Overlapped.ConnectEx(s, ('127.0.0.1', port)); `s` must be bound.
+  void ConnectEx(SOCKET s, uint16_t port);
+  // Overlapped.WSARecvFrom() and WSASendTo() (datagrams); from_port() is
+  // the source of a received datagram.
+  void WSARecvFrom(SOCKET s, DWORD size);
+  void WSASendTo(SOCKET s, std::string data, uint16_t port);
+  uint16_t from_port() const { return ntohs(from_.sin_port); }
   // Marks this overlapped as standing for a registered wait (its address
   // is the key RegisterWaitWithQueue posts).
   void MarkWait() { type_ = Type::kWait; }
@@ -104,8 +122,13 @@ class Overlapped {
   void Started(HANDLE handle, Type type);
   void MarkAsCompleted();
   void DeallocCheck();
-  // The part of do_ReadFile after the call: synchronous errors.
-  void FinishRead(BOOL ok);
+  // The part of do_ReadFile / do_WSARecv after the call: synchronous errors.
+  void FinishRead(BOOL ok, const char* call);
+  // The part of do_WriteFile, do_WSASend, AcceptEx, ConnectEx, WSASendTo
+  // after the call: anything but success or pending raises, and the
+  // operation counts as not started.
+  void FinishStart(BOOL ok, const char* call);
+  bool IsRead() const;
   EventLoop& loop_;
   OVERLAPPED overlapped_{};
   HANDLE handle_ = nullptr;
@@ -117,6 +140,10 @@ class Overlapped {
   // wrote are read back (zeroing 64 KiB per read was a third of a run).
   std::unique_ptr<char[]> read_;
   std::shared_ptr<ReadBuffer> into_;  // ReadFileInto's buffer, shared
+  // AcceptEx's address buffer; WSARecvFrom's source address.
+  std::unique_ptr<char[]> addresses_;
+  sockaddr_in from_{};
+  int from_length_ = sizeof(sockaddr_in);
 };
 
 }  // namespace iocpsim::proactor

@@ -21,10 +21,15 @@ class EventLoop;
 // Pipe names and other Win32 strings, built from ASCII.
 std::basic_string<WCHAR> Widen(const std::string& s);
 
+// The proactor's handle object: what IocpProactor registers and
+// transports own. CPython duck-types it (anything with fileno()); here a
+// Socket (proactor/sockets.h) is the other kind, and IocpProactor's verbs
+// issue WSARecv/WSASend for it where they issue ReadFile/WriteFile for a
+// pipe, as windows_events.py does with isinstance(conn, socket.socket).
 class PipeHandle {
  public:
   PipeHandle(EventLoop& loop, HANDLE handle);
-  ~PipeHandle();  // ResourceWarning "unclosed <PipeHandle>"
+  virtual ~PipeHandle();  // ResourceWarning "unclosed <PipeHandle>"
   PipeHandle(const PipeHandle&) = delete;
   PipeHandle& operator=(const PipeHandle&) = delete;
 
@@ -32,10 +37,11 @@ class PipeHandle {
   // fileno(): the handle; ValueError ("I/O operation on closed pipe") once closed.
   HANDLE fileno() const;
   bool closed() const { return handle_ == nullptr; }
-  void Close();
-  std::string Describe() const;
+  virtual void Close();
+  virtual std::string Describe() const;
+  virtual bool is_socket() const { return false; }
 
- private:
+ protected:
   EventLoop& loop_;
   HANDLE handle_;
   Origin origin_;

@@ -17,6 +17,7 @@
 #define IOCPSIM_SIM_WIN32_H_
 
 #ifdef _WIN32
+#include <winsock2.h>  // before windows.h, which would bring in Winsock 1
 #include <windows.h>
 #else
 
