@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "proactor/iocp_proactor.h"
+#include "proactor/sockets.h"
 #include "sim/win32.h"
 
 namespace iocpsim::proactor {
@@ -16,9 +17,78 @@ std::string ErrorContext::Format() const {
   return s;
 }
 
-EventLoop::EventLoop(Profile profile)
+EventLoop::EventLoop(Profile profile, bool self_pipe)
     : profile_(profile), proactor_(std::make_unique<IocpProactor>(*this)) {
   origin_ = Origin::Here(*this);
+  if (self_pipe) MakeSelfPipe();
+}
+
+// ---------------------------------------------------------- self-pipe
+
+void EventLoop::MakeSelfPipe() {
+  std::tie(csock_, ssock_) = SocketPair(*this);
+}
+
+void EventLoop::CloseSelfPipe() {
+  if (ssock_ == nullptr) return;
+  if (self_reading_future_ != nullptr) {
+    self_reading_future_->Cancel();
+    self_reading_future_ = nullptr;
+  }
+  ssock_->Close();
+  ssock_ = nullptr;
+  csock_->Close();
+  csock_ = nullptr;
+}
+
+void EventLoop::LoopSelfReading(std::shared_ptr<FutureBase> f) {
+  FuturePtr<std::string> next;
+  try {
+    if (f != nullptr) {  // f.result(): may raise (CancelledError when cancelled)
+      if (std::exception_ptr e = f->exception()) std::rethrow_exception(e);
+    }
+    // Not the future scheduled last: run_forever stopped reading meanwhile.
+    if (self_reading_future_ != f) return;
+    next = proactor_->Recv(ssock_, 4096);
+  } catch (const CancelledError&) {
+    return;  // _close_self_pipe() was called: stop waiting for data
+  } catch (const std::exception&) {
+    CallExceptionHandler({"Error on reading from the event loop self pipe",
+                          std::current_exception(), {}});
+    return;
+  }
+  self_reading_future_ = next;
+  next->AddDoneCallbackBase(
+      [this](const std::shared_ptr<FutureBase>& done) { LoopSelfReading(done); });
+}
+
+void EventLoop::WriteToSelf() {
+  if (csock_ == nullptr) return;
+  // csock.send(b'\0') on a non-blocking socket; a failure is only logged
+  // in debug mode.
+  char zero = 0;
+  WSABUF b{1, &zero};
+  DWORD sent = 0;
+  if (WSASend(csock_->sock(), &b, 1, &sent, 0, nullptr, nullptr) != 0 && debug_) {
+    CallExceptionHandler({"Fail to write a null byte into the self-pipe socket", nullptr,
+                          {{"level", "debug"}}});
+  }
+}
+
+void EventLoop::StopSelfReading() {
+  if (self_reading_future_ == nullptr) return;
+  auto of = std::dynamic_pointer_cast<OverlappedFuture<std::string>>(self_reading_future_);
+  std::shared_ptr<Overlapped> ov = of != nullptr ? of->ov() : nullptr;
+  self_reading_future_->Cancel();
+  // The cancelled WSARecv's packet still comes: the kernel holds the
+  // OVERLAPPED until it is dequeued. Unregister only an operation that is
+  // complete in every respect; otherwise a later poll collects it
+  // (GH-116774). Quirk gh-116773: before that fix it was unregistered at
+  // once, and the next poll could free it under the kernel.
+  if (ov != nullptr && (profile_.Has(Quirk::kGh116773) || !ov->pending())) {
+    proactor_->Unregister(ov);
+  }
+  self_reading_future_ = nullptr;
 }
 
 EventLoop::~EventLoop() {
@@ -80,6 +150,12 @@ HandlePtr EventLoop::CallSoon(std::function<void()> fn) {
   return h;
 }
 
+HandlePtr EventLoop::CallSoonThreadsafe(std::function<void()> fn) {
+  HandlePtr h = CallSoon(std::move(fn));
+  WriteToSelf();
+  return h;
+}
+
 HandlePtr EventLoop::CallLater(double delay, std::function<void()> fn) {
   return CallAt(Time() + delay, std::move(fn));
 }
@@ -99,11 +175,18 @@ void EventLoop::RunForever() {
   if (running_) throw std::runtime_error("This event loop is already running");
   running_ = true;
   stopping_ = false;
+  // ProactorEventLoop.run_forever: read the self-pipe while running.
+  if (ssock_ != nullptr) {
+    if (self_reading_future_ != nullptr) throw std::logic_error("self-reading future left over");
+    CallSoon([this] { LoopSelfReading(nullptr); });
+  }
   struct Reset {
     EventLoop* loop;
     ~Reset() {
       loop->running_ = false;
       loop->stopping_ = false;
+      // Not while unwinding a simulated thread: the run is over.
+      if (std::uncaught_exceptions() == 0) loop->StopSelfReading();
     }
   } reset{this};
   for (;;) {
@@ -155,8 +238,10 @@ void EventLoop::RunOnce() {
 void EventLoop::Close() {
   if (running_) throw std::runtime_error("Cannot close a running event loop");
   if (closed_) return;
-  // BaseProactorEventLoop.close: the proactor first, because closing it
-  // may schedule callbacks, which a closed loop forbids.
+  // BaseProactorEventLoop.close: the self-pipe and the proactor first,
+  // because closing them may schedule callbacks, which a closed loop
+  // forbids.
+  CloseSelfPipe();
   proactor_->Close();
   closed_ = true;
   ready_.clear();

@@ -33,6 +33,7 @@
 namespace iocpsim::proactor {
 
 class IocpProactor;
+class Socket;
 
 // An object that Python's garbage collector would find in a reference
 // cycle when the program drops it (transports, subprocess transports):
@@ -74,7 +75,12 @@ class EventLoop {
  public:
   using ExceptionHandler = std::function<void(EventLoop&, const ErrorContext&)>;
 
-  explicit EventLoop(Profile profile = Profile::Current());
+  // With `self_pipe`, the loop has CPython's self-pipe (a socketpair whose
+  // reading end the loop keeps a WSARecv on while it runs), which
+  // CallSoonThreadsafe writes to. Departure: CPython's loop always has it;
+  // the scenarios written before sockets run without it (their saved
+  // findings' traces stay as they were).
+  explicit EventLoop(Profile profile = Profile::Current(), bool self_pipe = false);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -85,6 +91,9 @@ class EventLoop {
   // sites) that must not make Win32 calls, which are scheduling points.
   double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
+  // call_soon_threadsafe(): from another (simulated) thread; wakes the
+  // loop through the self-pipe (a loop without one is woken by nothing).
+  HandlePtr CallSoonThreadsafe(std::function<void()> fn);
   HandlePtr CallLater(double delay, std::function<void()> fn);
   HandlePtr CallAt(double when, std::function<void()> fn);
 
@@ -134,6 +143,13 @@ class EventLoop {
  private:
   void RunOnce();
   void CheckClosed() const;
+  // BaseProactorEventLoop's self-pipe.
+  void MakeSelfPipe();
+  void CloseSelfPipe();
+  void LoopSelfReading(std::shared_ptr<FutureBase> f);
+  void WriteToSelf();
+  // ProactorEventLoop.run_forever's finally: stop reading the self-pipe.
+  void StopSelfReading();
   struct Later {
     bool operator()(const HandlePtr& a, const HandlePtr& b) const {
       return a->when_ != b->when_ ? a->when_ > b->when_ : a->seq_ > b->seq_;
@@ -157,6 +173,8 @@ class EventLoop {
   bool closed_ = false;
   bool debug_ = false;
   bool winsock_started_ = false;
+  std::shared_ptr<Socket> ssock_, csock_;
+  std::shared_ptr<Future<std::string>> self_reading_future_;
 };
 
 template <class T>

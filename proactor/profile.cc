@@ -19,6 +19,7 @@ constexpr QuirkName kQuirks[] = {
     {Quirk::kAsyncio196, "asyncio-196"},
     {Quirk::kWaitCancelFakePacket, "wait-cancel-fake-packet"},
     {Quirk::kBpo23095, "bpo-23095"},
+    {Quirk::kGh116773, "gh-116773"},
 };
 
 // The Dec 2014 - Jan 2015 fixes, shipped in CPython 3.4.3 (Feb 2015).

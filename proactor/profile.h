@@ -25,6 +25,7 @@ enum class Quirk {
   kAsyncio196,             // synchronously completed overlapped not kept (42d3bdee)
   kWaitCancelFakePacket,   // wait cancel posts a fake packet (313a9809)
   kBpo23095,               // wait cancel with non-blocking UnregisterWait (d0a28dee ...)
+  kGh116773,               // run_forever unregisters a pending self-reading overlapped (GH-116774)
   kCount
 };
 

@@ -33,10 +33,11 @@ struct LoopRun {
 // Runs `body(loop)` with a fresh loop as the main thread of a simulated
 // process; closes the loop afterwards unless the body did.
 inline LoopRun RunLoopWith(ChoiceSource& source, Profile profile,
-                           std::function<void(EventLoop&)> body, KernelOptions options = {}) {
+                           std::function<void(EventLoop&)> body, KernelOptions options = {},
+                           bool self_pipe = false) {
   LoopRun run;
   run.result = RunSimulation(options, source, [&] {
-    EventLoop loop(profile);
+    EventLoop loop(profile, self_pipe);
     loop.SetExceptionHandler(
         [&](EventLoop&, const ErrorContext& c) { run.reports.push_back(c.Format()); });
     body(loop);
@@ -49,6 +50,13 @@ inline LoopRun RunLoop(std::function<void(EventLoop&)> body, Profile profile = P
                        KernelOptions options = {}) {
   CanonicalSource canonical;
   return RunLoopWith(canonical, profile, std::move(body), options);
+}
+
+// A loop with the self-pipe (call_soon_threadsafe, run_forever restarts).
+inline LoopRun RunPipedLoop(std::function<void(EventLoop&)> body,
+                            Profile profile = Profile::Current(), KernelOptions options = {}) {
+  CanonicalSource canonical;
+  return RunLoopWith(canonical, profile, std::move(body), options, true);
 }
 
 inline const std::string kPipeAddress = "\\\\.\\pipe\\proactor-test";
