@@ -60,10 +60,15 @@ std::optional<Profile> Profile::Named(const std::string& name) {
   if (name == "cpython-3.4.1") {
     return WithWinter2014(Profile()).With(Quirk::kAsyncio196).With(Quirk::kBpo23095);
   }
+  // GH-116774 (the gh-116773 fix) shipped in 3.12.3 (April 2024); the
+  // socket fixes of 2018 were long in.
+  if (name == "cpython-3.12.2") return Profile().With(Quirk::kGh116773);
   return std::nullopt;
 }
 
-std::vector<std::string> Profile::Names() { return {"current", "cpython-3.4.2", "cpython-3.4.1"}; }
+std::vector<std::string> Profile::Names() {
+  return {"current", "cpython-3.4.2", "cpython-3.4.1", "cpython-3.12.2"};
+}
 
 std::string Profile::Describe() const {
   std::string s;

@@ -36,7 +36,7 @@ std::optional<Quirk> QuirkFromId(const std::string& id);
 class Profile {
  public:
   static Profile Current() { return Profile(); }
-  // "current", "cpython-3.4.1", "cpython-3.4.2"; nullopt if unknown.
+  // "current", "cpython-3.4.1", "cpython-3.4.2", "cpython-3.12.2"; nullopt if unknown.
   static std::optional<Profile> Named(const std::string& name);
   static std::vector<std::string> Names();
 

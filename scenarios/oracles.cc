@@ -119,6 +119,7 @@ void Oracles::OnReport(const proactor::ErrorContext& c) {
   if (Has(m, "unclosed transport")) return Leak("unclosed:" + TransportKind(m), detail);
   if (Has(m, "unclosed event loop")) return Leak("unclosed:event-loop", detail);
   if (Has(m, "unclosed <PipeHandle")) return Leak("unclosed:PipeHandle", detail);
+  if (Has(m, "unclosed <socket.socket")) return Leak("unclosed:socket", detail);
   if (Has(m, "Task was destroyed but it is pending")) return Leak("pending-task-destroyed", detail);
   if (ExceptionKind(c) == "InvalidStateError" || Has(m, "invalid state")) {
     return InvalidState(Stable(m), detail);

@@ -17,13 +17,14 @@ extern const Scenario kSubprocessOutput;
 extern const Scenario kCloseAllPending;
 extern const Scenario kWaitStorm;
 extern const Scenario kEmpty;
+extern const Scenario kLoopRestart;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
       kCanary,          kEchoServer,          kRecvBrokenPipe,         kAcceptPipeConnected,
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
-      kWaitStorm,       kEmpty,
+      kWaitStorm,       kEmpty,               kLoopRestart,
   };
   return all;
 }

@@ -152,7 +152,7 @@ std::vector<std::string> ProtocolEvents(const RunResult& run) {
 #endif
 
 void RunBody(const Scenario& s, const proactor::Profile& profile, Oracles& oracles) {
-  proactor::EventLoop loop(profile);
+  proactor::EventLoop loop(profile, s.self_pipe);
   loop.SetExceptionHandler(oracles.Handler());
   Context ctx(loop, oracles);
   try {

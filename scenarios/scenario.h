@@ -36,6 +36,8 @@ struct Scenario {
   int64_t deadline_ms;            // virtual
   const char* checks;             // the checks it adds to the standard oracles
   std::function<void(Context&)> run;
+  // The loop has CPython's self-pipe (see proactor::EventLoop).
+  bool self_pipe = false;
 };
 
 const std::vector<Scenario>& AllScenarios();

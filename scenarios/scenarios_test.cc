@@ -99,6 +99,21 @@ TEST_CASE("sync-completion: a synchronously completed overlapped freed under its
   CHECK(RunWith("sync-completion", Profile(), 0).verdict.verdict == Verdict::kOk);
 }
 
+TEST_CASE("loop-restart: the self-reading overlapped unregistered at stop is freed under the kernel") {
+  Profile old = Profile().With(Quirk::kGh116773);
+#ifdef IOCPSIM_ASAN
+  std::string report = iocpsim::testing::StderrOfFork([&] { RunWith("loop-restart", old, 0); });
+  CHECK(report.find("use-after-poison") != std::string::npos);
+  CHECK(report.find("iocpsim: the kernel was writing the completion status into the OVERLAPPED") !=
+        std::string::npos);
+#else
+  ScenarioResult r = RunWith("loop-restart", old, 0);
+  CHECK(r.verdict.verdict == Verdict::kUseAfterFree);
+  CHECK(r.verdict.signature == "use-after-free:overlapped-freed-while-pending");
+#endif
+  CHECK(RunWith("loop-restart", Profile(), 0).verdict.verdict == Verdict::kOk);
+}
+
 TEST_CASE("The canary is clean on the canonical schedule and found within 20 seeds") {
   CHECK(RunWith("canary", Profile(), 0).verdict.verdict == Verdict::kOk);
   int found = 0;
@@ -151,9 +166,10 @@ TEST_CASE("Clean with today's proactor: subprocess-output") { CleanSweep("subpro
 TEST_CASE("Clean with today's proactor: close-all-pending") { CleanSweep("close-all-pending"); }
 TEST_CASE("Clean with today's proactor: wait-storm") { CleanSweep("wait-storm"); }
 TEST_CASE("Clean with today's proactor: empty") { CleanSweep("empty"); }
+TEST_CASE("Clean with today's proactor: loop-restart") { CleanSweep("loop-restart"); }
 
 TEST_CASE("Every scenario is in the sweep, and every bug id of the proactor quirks has a scenario") {
-  CHECK(AllScenarios().size() == 14);
+  CHECK(AllScenarios().size() == 15);
   for (size_t i = 0; i < static_cast<size_t>(Quirk::kCount); ++i) {
     std::string id = proactor::QuirkId(static_cast<Quirk>(i));
     bool covered = false;

@@ -315,6 +315,12 @@ class Kernel {
   void Kick(File* f);
   // Requests cancellation (CancelIo/CancelIoEx).
   void RequestCancel(Op* op);
+  // Faults (use-after-free) if the program freed or rewrote the OVERLAPPED
+  // of `op` while the kernel owns it. Drivers call it before writing into
+  // the operation's buffer: with the OVERLAPPED gone, the object holding
+  // the buffer may be gone too, and the write must not land in memory the
+  // harness has reused (the use-after-free is real either way).
+  void CheckCanary(const Op* op);
   // Aborts every pending operation on `f` now (last handle closed).
   void AbortAll(File* f, NTSTATUS status);
   void Dequeued(const Packet& p);
@@ -362,7 +368,6 @@ class Kernel {
 
   void StepCheck();
   void Schedule();
-  void CheckCanary(const Op* op);
   void WriteStatus(Op* op);
   std::string ScheduleLabel(bool running) const;
   void FireReady(size_t index);

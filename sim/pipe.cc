@@ -217,6 +217,7 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       size_t got;
       NTSTATUS status = STATUS_SUCCESS;
       Kernel::Touching touch(k, op, "copying received bytes into the buffer");
+      k.CheckCanary(op);
       if (message) {
         // A read shorter than the message fails with ERROR_MORE_DATA; the
         // rest stays for the next read (Wine kpipe test_ReadFile).

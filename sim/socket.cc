@@ -355,6 +355,7 @@ void Socket::Perform(Kernel& k, Op* op) {
         inbox_from.pop_front();
         consumed += d.size();
         Kernel::Touching touch(k, op, "copying a received datagram into the buffer");
+        k.CheckCanary(op);
         DWORD got = static_cast<DWORD>(std::min<size_t>(d.size(), op->size));
         if (got > 0) std::memcpy(op->buffer, d.data(), got);
         if (op->from != nullptr && op->from_length != nullptr &&
@@ -370,6 +371,7 @@ void Socket::Perform(Kernel& k, Op* op) {
       DWORD got;
       {
         Kernel::Touching touch(k, op, "copying received bytes into the buffer");
+        k.CheckCanary(op);
         got = CopyStream(this, op);
         if (op->from != nullptr && op->from_length != nullptr &&
             *op->from_length >= static_cast<int>(sizeof(sockaddr_in))) {
@@ -395,6 +397,7 @@ void Socket::Perform(Kernel& k, Op* op) {
       // (GetAcceptExSockaddrs reads them back).
       if (op->buffer != nullptr) {
         Kernel::Touching touch(k, op, "writing the addresses into the AcceptEx buffer");
+        k.CheckCanary(op);
         WriteAddress(op->buffer, into->port);
         WriteAddress(op->buffer + op->size, into->peer_port);
       }
