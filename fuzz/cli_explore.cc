@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -170,16 +172,19 @@ void WriteReports(const Campaign& c, const ReplayFile& r, const std::string& rep
 
 int HuntCommand(const std::vector<std::string>& args) {
   if (Has(args, "--help")) {
-    std::printf("iocpsim hunt [--seconds T] [--out DIR]\n"
+    std::printf("iocpsim hunt [--seconds T] [--out DIR] [--known DIR]\n"
                 "The main job: every scenario under `current` and under each historical profile,\n"
                 "on all cores, within about T seconds (default 60); findings are minimized and\n"
                 "written as replay files (with text and Markdown reports beside each) to DIR (default\n"
-                "reports/out/hunt). Exit 1 when\n"
-                "today's proactor (`current`) shows a finding outside the canary.\n");
+                "reports/out/hunt). Exit 1 when today's proactor (`current`) shows a finding outside\n"
+                "the canary that is not known: a replay file under --known (default corpus/crashes,\n"
+                "when it exists) with the same scenario and signature under `current`.\n");
     return 0;
   }
   double total = 60;
   std::string out_dir = "reports/out/hunt";
+  std::string known_dir = "corpus/crashes";
+  bool known_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--seconds" && i + 1 < args.size()) {
       auto v = Number(args[++i]);
@@ -187,8 +192,30 @@ int HuntCommand(const std::vector<std::string>& args) {
       total = *v;
     } else if (args[i] == "--out" && i + 1 < args.size()) {
       out_dir = args[++i];
+    } else if (args[i] == "--known" && i + 1 < args.size()) {
+      known_dir = args[++i];
+      known_given = true;
     } else {
-      return Usage("hunt: unknown flag '" + args[i] + "' (flags: --seconds T --out DIR)");
+      return Usage("hunt: unknown flag '" + args[i] + "' (flags: --seconds T --out DIR --known DIR)");
+    }
+  }
+  // Findings already saved under `current`: (scenario, signature) -> file.
+  std::map<std::pair<std::string, std::string>, std::string> known;
+  {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(known_dir, ec)) {
+      if (known_given) return Usage("--known: '" + known_dir + "' is not a directory");
+    } else {
+      std::vector<std::string> files;
+      for (const auto& e : std::filesystem::directory_iterator(known_dir, ec)) {
+        if (e.path().extension() == ".replay") files.push_back(e.path().string());
+      }
+      std::sort(files.begin(), files.end());
+      for (const std::string& f : files) {
+        absl::StatusOr<ReplayFile> r = ReadReplay(f);
+        if (!r.ok()) return Usage(std::string(r.status().message()));
+        if (r->profile == "current" && r->quirks.empty()) known[{r->scenario, r->signature}] = f;
+      }
     }
   }
   struct Cell {
@@ -273,7 +300,7 @@ int HuntCommand(const std::vector<std::string>& args) {
   }
   for (auto& t : threads) t.join();
   if (isatty(2)) std::fprintf(stderr, "\r%60s\r", "");
-  std::printf("%-24s %-14s %-16s %-52s %9s %8s %5s  %s\n", "scenario", "profile", "verdict",
+  std::printf("%-24s %-15s %-16s %-52s %9s %8s %5s  %s\n", "scenario", "profile", "verdict",
               "signature", "runs", "first", "devs", "replay");
   std::printf("(one row per signature found; runs: the cell's runs on its first row, then the run\n"
               " that first found it; first: wall time to it; devs: deviations after minimization)\n");
@@ -281,7 +308,7 @@ int HuntCommand(const std::vector<std::string>& args) {
   for (const Cell& cell : cells) {
     const ExploreResult& r = cell.result;
     if (r.groups.empty()) {
-      std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5s\n", cell.scenario.c_str(),
+      std::printf("%-24s %-15s %-16s %-52s %9llu %8s %5s\n", cell.scenario.c_str(),
                   cell.profile.c_str(), "clean", "-", static_cast<unsigned long long>(r.runs), "-",
                   "-");
       continue;
@@ -291,7 +318,7 @@ int HuntCommand(const std::vector<std::string>& args) {
       const Group& g = r.groups[k];
       char first[32];
       std::snprintf(first, sizeof first, "%.2fs", g.first_seconds);
-      std::printf("%-24s %-14s %-16s %-52s %9llu %8s %5zu  %s\n", cell.scenario.c_str(),
+      std::printf("%-24s %-15s %-16s %-52s %9llu %8s %5zu  %s\n", cell.scenario.c_str(),
                   cell.profile.c_str(), scenarios::VerdictName(g.verdict), g.signature.c_str(),
                   static_cast<unsigned long long>(k == 0 ? r.runs : g.first_run), first,
                   cell.deviations[k], cell.replays[k].c_str());
@@ -300,16 +327,24 @@ int HuntCommand(const std::vector<std::string>& args) {
   // The historical profiles are expected to show their bugs, and the
   // canary to be found everywhere; a finding against today's proactor is
   // what makes the hunt fail.
-  size_t current_findings = 0;
+  size_t current_findings = 0, known_findings = 0;
   for (const Cell& cell : cells) {
-    if (cell.profile == "current" && cell.scenario != "canary" && !cell.result.groups.empty()) {
-      ++current_findings;
+    if (cell.profile != "current" || cell.scenario == "canary") continue;
+    for (const auto& g : cell.result.groups) {
+      auto it = known.find({cell.scenario, g.signature});
+      if (it == known.end()) {
+        ++current_findings;
+      } else {
+        ++known_findings;
+        std::printf("known under `current`: %s %s (%s)\n", cell.scenario.c_str(),
+                    g.signature.c_str(), it->second.c_str());
+      }
     }
   }
-  std::printf("%zu of %zu cells found something (%zu under `current` besides the canary); "
-              "replay one with: scripts/iocpsim replay FILE (its .md report and .txt timeline "
-              "are beside it; scripts/iocpsim report FILE --format html|chrome draws it)\n",
-              found, cells.size(), current_findings);
+  std::printf("%zu of %zu cells found something (%zu new under `current` besides the canary, "
+              "%zu known); replay one with: scripts/iocpsim replay FILE (its .md report and .txt "
+              "timeline are beside it; scripts/iocpsim report FILE --format html|chrome draws it)\n",
+              found, cells.size(), current_findings, known_findings);
   return current_findings == 0 ? 0 : 1;
 }
 }  // namespace iocpsim::cli

@@ -20,6 +20,7 @@ constexpr QuirkName kQuirks[] = {
     {Quirk::kWaitCancelFakePacket, "wait-cancel-fake-packet"},
     {Quirk::kBpo23095, "bpo-23095"},
     {Quirk::kGh116773, "gh-116773"},
+    {Quirk::kBpo33694, "bpo-33694"},
 };
 
 // The Dec 2014 - Jan 2015 fixes, shipped in CPython 3.4.3 (Feb 2015).
@@ -63,11 +64,14 @@ std::optional<Profile> Profile::Named(const std::string& name) {
   // GH-116774 (the gh-116773 fix) shipped in 3.12.3 (April 2024); the
   // socket fixes of 2018 were long in.
   if (name == "cpython-3.12.2") return Profile().With(Quirk::kGh116773);
+  // 79790bc3 (bpo-33694) landed on 2018-06-08, after 3.7.0b5 (2018-05-30).
+  // Only the quirks modelled here: the rest of that release is today's.
+  if (name == "cpython-3.7.0b5") return Profile().With(Quirk::kBpo33694);
   return std::nullopt;
 }
 
 std::vector<std::string> Profile::Names() {
-  return {"current", "cpython-3.4.2", "cpython-3.4.1", "cpython-3.12.2"};
+  return {"current", "cpython-3.4.2", "cpython-3.4.1", "cpython-3.12.2", "cpython-3.7.0b5"};
 }
 
 std::string Profile::Describe() const {

@@ -26,6 +26,7 @@ enum class Quirk {
   kWaitCancelFakePacket,   // wait cancel posts a fake packet (313a9809)
   kBpo23095,               // wait cancel with non-blocking UnregisterWait (d0a28dee ...)
   kGh116773,               // run_forever unregisters a pending self-reading overlapped (GH-116774)
+  kBpo33694,               // pause_reading cancels the in-flight receive (79790bc3)
   kCount
 };
 
@@ -36,7 +37,8 @@ std::optional<Quirk> QuirkFromId(const std::string& id);
 class Profile {
  public:
   static Profile Current() { return Profile(); }
-  // "current", "cpython-3.4.1", "cpython-3.4.2", "cpython-3.12.2"; nullopt if unknown.
+  // "current", "cpython-3.4.1", "cpython-3.4.2", "cpython-3.12.2", "cpython-3.7.0b5";
+  // nullopt if unknown.
   static std::optional<Profile> Named(const std::string& name);
   static std::vector<std::string> Names();
 

@@ -50,7 +50,7 @@ void PipeTransport::Start(FuturePtr<Void> waiter) {
       if (!waiter->done()) waiter->SetResult(Void{});
     });
   }
-  if (kind_ == Kind::kRead || kind_ == Kind::kDuplex) {
+  if (kind_ == Kind::kRead || kind_ == Kind::kDuplex || kind_ == Kind::kSocket) {
     // _ProactorReadPipeTransport.__init__
     data_ = std::make_shared<ReadBuffer>(kReadBufferSize);
     loop_.CallSoon([self] { self->LoopReading(nullptr); });
@@ -80,8 +80,10 @@ void PipeTransport::Collect() {
 }
 
 std::string PipeTransport::Describe() const {
-  const char* k = kind_ == Kind::kRead ? "ReadPipeTransport"
-                  : kind_ == Kind::kWrite ? "WritePipeTransport" : "DuplexPipeTransport";
+  const char* k = kind_ == Kind::kRead    ? "ReadPipeTransport"
+                  : kind_ == Kind::kWrite ? "WritePipeTransport"
+                  : kind_ == Kind::kSocket ? "SocketTransport"
+                                           : "DuplexPipeTransport";
   std::string s = std::string("<_Proactor") + k;
   if (sock_ == nullptr) return s + " closed>";
   if (closing_) s += " closing";
@@ -147,6 +149,12 @@ void PipeTransport::CallConnectionLost(std::exception_ptr exc) {
   struct Finally {
     PipeTransport* t;
     ~Finally() {
+      // "If there is a pending overlapped read on the other end then it may
+      // fail with ERROR_NETNAME_DELETED if we just close our end. First
+      // calling shutdown() seems to cure it."
+      if (t->kind_ == Kind::kSocket && t->sock_ != nullptr && !t->sock_->closed()) {
+        shutdown(reinterpret_cast<SOCKET>(t->sock_->handle()), SD_BOTH);
+      }
       if (t->sock_ != nullptr) t->sock_->Close();
       t->sock_ = nullptr;
       t->called_connection_lost_ = true;
@@ -166,12 +174,29 @@ void PipeTransport::PauseReading() {
   paused_ = true;
   // bpo-33694: the in-flight read is not cancelled (cancelling it could
   // drop data that already arrived).
+  if (loop_.profile().Has(Quirk::kBpo33694) && read_fut_ != nullptr && !read_fut_->done()) {
+    // Before 79790bc3: "an ugly hack to cancel the current read future"; if
+    // the receive had completed, CancelIoEx fails with ERROR_NOT_FOUND,
+    // Overlapped.cancel() ignores it, and _poll drops the packet's bytes
+    // because the future is done.
+    cancelled_on_pause_ = read_fut_;
+    read_fut_->Cancel();
+    read_fut_ = nullptr;
+    reschedule_on_resume_ = true;
+  }
 }
 
 void PipeTransport::ResumeReading() {
   if (closing_ || !paused_) return;
   paused_ = false;
   PipeTransportPtr self = shared_from_this();
+  if (loop_.profile().Has(Quirk::kBpo33694)) {
+    if (reschedule_on_resume_) {
+      loop_.CallSoon([self] { self->LoopReading(nullptr); });
+      reschedule_on_resume_ = false;
+    }
+    return;
+  }
   if (read_fut_ == nullptr) loop_.CallSoon([self] { self->LoopReading(nullptr); });
   int64_t length = std::exchange(pending_data_length_, -1);
   if (length > -1) {
@@ -206,6 +231,12 @@ void PipeTransport::DataReceived(std::string data, int64_t length) {
 }
 
 void PipeTransport::LoopReading(std::shared_ptr<FutureBase> fut) {
+  // Quirk bpo-33694: the callback of the future pause_reading() cancelled
+  // exits at once ("__asyncio_cancelled_on_pause__").
+  if (fut != nullptr && fut == cancelled_on_pause_) {
+    cancelled_on_pause_ = nullptr;
+    return;
+  }
   int64_t length = -1;
   std::string data;
   PipeTransportPtr self = shared_from_this();
@@ -288,6 +319,11 @@ void PipeTransport::LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> d
         PipeTransportPtr self = shared_from_this();
         loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
       }
+      if (eof_written_ && kind_ == Kind::kSocket) {
+        if (shutdown(reinterpret_cast<SOCKET>(sock_->fileno()), SD_SEND) != 0) {
+          RaiseWindowsError(static_cast<DWORD>(WSAGetLastError()), "shutdown");
+        }
+      }
       // Last, as it may call back into write().
       MaybeResumeProtocol();
     } else {
@@ -310,6 +346,16 @@ void PipeTransport::LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> d
 }
 
 void PipeTransport::WriteEof() {
+  if (kind_ == Kind::kSocket) {
+    // _ProactorSocketTransport.write_eof
+    if (closing_ || eof_written_) return;
+    eof_written_ = true;
+    if (write_fut_ == nullptr &&
+        shutdown(reinterpret_cast<SOCKET>(sock_->fileno()), SD_SEND) != 0) {
+      RaiseWindowsError(static_cast<DWORD>(WSAGetLastError()), "shutdown");
+    }
+    return;
+  }
   if (kind_ != Kind::kWrite) throw std::logic_error("NotImplementedError: write_eof()");
   Close();
 }

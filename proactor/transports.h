@@ -48,7 +48,9 @@ using ProtocolPtr = std::shared_ptr<Protocol>;
 
 class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public Collectable {
  public:
-  enum class Kind { kRead, kWrite, kDuplex };
+  // kSocket: _ProactorSocketTransport, a duplex transport over a Socket
+  // that can write EOF (shutdown(SD_SEND)).
+  enum class Kind { kRead, kWrite, kDuplex, kSocket };
   // LOG_THRESHOLD_FOR_CONNLOST_WRITES
   static constexpr int kLogThresholdForConnLostWrites = 5;
   static constexpr size_t kReadBufferSize = 65536;
@@ -77,8 +79,10 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   void ResumeReading();
   // WriteTransport
   void Write(const std::string& data);
-  bool CanWriteEof() const { return kind_ == Kind::kWrite; }
-  void WriteEof();  // write pipes: close(); duplex pipes: NotImplementedError
+  bool CanWriteEof() const { return kind_ == Kind::kWrite || kind_ == Kind::kSocket; }
+  // Write pipes: close(); sockets: shutdown(SD_SEND) once the buffer is
+  // out; duplex pipes: NotImplementedError.
+  void WriteEof();
   void Abort() { ForceClose(nullptr); }
   size_t GetWriteBufferSize() const;
   void SetWriteBufferLimits(std::optional<size_t> high = std::nullopt,
@@ -126,6 +130,10 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   int64_t pending_data_length_ = -1;
   std::shared_ptr<ReadBuffer> data_;  // the read buffer, shared with the Overlapped
   bool protocol_paused_ = false;
+  // Quirk bpo-33694: the read future pause_reading() cancelled, and that a
+  // resume must start reading again.
+  std::shared_ptr<FutureBase> cancelled_on_pause_;
+  bool reschedule_on_resume_ = false;
   size_t high_water_ = 64 * 1024;
   size_t low_water_ = 16 * 1024;
 };

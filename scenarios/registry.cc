@@ -18,6 +18,7 @@ extern const Scenario kCloseAllPending;
 extern const Scenario kWaitStorm;
 extern const Scenario kEmpty;
 extern const Scenario kLoopRestart;
+extern const Scenario kSocketPauseResume;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
@@ -25,6 +26,7 @@ const std::vector<Scenario>& AllScenarios() {
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
       kWaitStorm,       kEmpty,               kLoopRestart,
+      kSocketPauseResume,
   };
   return all;
 }

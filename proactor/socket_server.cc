@@ -1,0 +1,85 @@
+#include "proactor/socket_server.h"
+
+#include <string>
+
+#include "proactor/errors.h"
+
+namespace iocpsim::proactor {
+
+SocketServer::SocketServer(EventLoop& loop, SocketProtocolFactory factory, SocketPtr listener)
+    : loop_(loop), factory_(std::move(factory)), listener_(std::move(listener)) {}
+
+SocketServerPtr CreateServer(EventLoop& loop, SocketProtocolFactory factory, uint16_t port,
+                             int backlog) {
+  SocketPtr listener = Socket::Make(loop, Socket::Type::kStream);
+  try {
+    listener->Bind(port);
+    listener->Listen(backlog);
+  } catch (...) {
+    listener->Close();
+    throw;
+  }
+  auto server = std::make_shared<SocketServer>(loop, std::move(factory), listener);
+  server->port_ = listener->LocalPort();
+  // _start_serving: call_soon(loop).
+  loop.CallSoon([server] { server->AcceptLoop(nullptr); });
+  return server;
+}
+
+void SocketServer::AcceptLoop(FuturePtr<Accepted> f) {
+  if (listener_ == nullptr) return;  // closed: the listening socket is gone
+  try {
+    if (f != nullptr) {
+      Accepted a = f->Result();
+      ProtocolPtr protocol = factory_();
+      // _make_socket_transport(conn, protocol, extra={'peername': addr})
+      PipeTransport::Make(loop_, a.conn, protocol, PipeTransport::Kind::kSocket, nullptr,
+                          {{"peername", "127.0.0.1:" + std::to_string(a.peer_port)}});
+    }
+    if (loop_.IsClosed()) return;
+    accept_future_ = loop_.proactor().Accept(listener_);
+  } catch (const OSError&) {
+    if (!listener_->closed()) {
+      loop_.CallExceptionHandler({"Accept failed on a socket", std::current_exception(),
+                                  {{"socket", listener_->Describe()}}});
+      listener_->Close();
+    }
+    return;
+  } catch (const CancelledError&) {
+    listener_->Close();
+    return;
+  }
+  auto self = shared_from_this();
+  accept_future_->AddDoneCallback([self](FuturePtr<Accepted> done) { self->AcceptLoop(done); });
+}
+
+void SocketServer::Close() {
+  if (listener_ == nullptr) return;
+  // loop._stop_serving(sock)
+  if (accept_future_ != nullptr) {
+    accept_future_->Cancel();
+    accept_future_ = nullptr;
+  }
+  loop_.proactor().StopServing(listener_);
+  listener_->Close();
+  listener_ = nullptr;
+}
+
+Coro<PipeTransportPtr> CreateConnection(EventLoop& loop, SocketProtocolFactory factory,
+                                        uint16_t port) {
+  SocketPtr sock = Socket::Make(loop, Socket::Type::kStream);
+  try {
+    co_await loop.proactor().Connect(sock, port);
+  } catch (...) {
+    sock->Close();
+    throw;
+  }
+  ProtocolPtr protocol = factory();
+  auto waiter = loop.CreateFuture<Void>();
+  PipeTransportPtr t = PipeTransport::Make(loop, sock, protocol, PipeTransport::Kind::kSocket,
+                                           waiter, {{"peername", "127.0.0.1:" + std::to_string(port)}});
+  co_await waiter;
+  co_return t;
+}
+
+}  // namespace iocpsim::proactor
