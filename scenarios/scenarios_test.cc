@@ -116,12 +116,12 @@ TEST_CASE("loop-restart: the self-reading overlapped unregistered at stop is fre
 
 TEST_CASE("socket-pause-resume: pause_reading cancelling the receive loses data (bpo-33694)") {
   Profile old = Profile().With(Quirk::kBpo33694);
-  ScenarioResult r = RunWith("socket-pause-resume", old, 6);
+  ScenarioResult r = RunWith("socket-pause-resume", old, 24);
   CHECK(r.verdict.verdict == Verdict::kDataLoss);
   CHECK(r.verdict.signature == "data-loss:client->server");
   // Today the same schedule loses nothing; what it shows is the finding
   // saved as current-eof-received-twice (see the next test).
-  ScenarioResult today = RunWith("socket-pause-resume", Profile(), 6);
+  ScenarioResult today = RunWith("socket-pause-resume", Profile(), 24);
   CHECK(today.verdict.verdict != Verdict::kDataLoss);
   CHECK(today.verdict.signature == "order:eof_received-twice");
 }

@@ -106,7 +106,25 @@ std::string Kernel::DescribeOp(const Op* op) const {
 
 Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer, DWORD size) {
   if (ov != nullptr) {
-    if (Op* prior = OwnerOf(ov)) {
+    Op* prior = OwnerOf(ov);
+    if (prior != nullptr && prior->queued && prior->file->port != nullptr &&
+        prior->file->port->closed) {
+      // Its packet is stranded in a port whose last handle is closed: no
+      // one can dequeue it, and the status block, written at dequeue, never
+      // will be. The memory is the program's again (reusing it is not a
+      // use-after-free); the packet is dropped with the stale operation.
+      auto& q = prior->file->port->queue;
+      for (auto it = q.begin(); it != q.end(); ++it) {
+        if (it->op == prior) {
+          q.erase(it);
+          break;
+        }
+      }
+      prior->queued = false;
+      ReleaseOp(prior);
+      prior = nullptr;
+    }
+    if (prior != nullptr) {
       Fault(absl::StrCat("use-after-free: an OVERLAPPED the kernel still owns (", DescribeOp(prior),
                          ") was passed again to ", OpTypeName(type), ": freed or reused before "
                          "its completion was dequeued"));

@@ -288,5 +288,29 @@ TEST_CASE("A handle value freed by CloseHandle can name a different object later
   });
 }
 
+TEST_CASE("An OVERLAPPED whose packet is stranded in a closed port may be used again") {
+  RunResult r = testing::Run([] {
+    testing::PipePair p = testing::MakePipe();
+    HANDLE port = NewPort();
+    CreateIoCompletionPort(p.server, port, 1, 0);
+    DWORD n = 0;
+    OVERLAPPED w{}, ov{};
+    WriteFile(p.client, "ab", 2, &n, &w);
+    char buf[4];
+    CHECK(ReadFile(p.server, buf, sizeof buf, &n, &ov));  // its packet is queued
+    CloseHandle(port);  // nobody can dequeue it now; its status block is never written
+    // The memory is the program's again: no use-after-free fault.
+    ov = {};
+    WriteFile(p.client, "cd", 2, &n, &w);
+    CHECK(ReadFile(p.server, buf, sizeof buf, &n, &ov));
+    CHECK(n == 2);
+    CloseHandle(p.client);
+    CloseHandle(p.server);
+  });
+  CHECK_MESSAGE(r.outcome == Outcome::kFinished, r.message);
+  // Only the second read's packet is left, stranded like the first was.
+  CHECK(r.overlapped_owned.size() == 1);
+}
+
 }  // namespace
 }  // namespace iocpsim

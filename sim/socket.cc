@@ -334,7 +334,9 @@ File::Readiness Socket::Ready(const Op* op) const {
       if (!FirstPending(op)) return Readiness::kNo;
       return queue.empty() ? Readiness::kNo : Readiness::kSuccess;
     case OpType::kConnectEx:
-      return Readiness::kSuccess;  // the handshake is answered either way
+      // The handshake is answered either way, but never inside the call:
+      // ConnectEx sends the SYN and returns ERROR_IO_PENDING.
+      return op->sync_issue ? Readiness::kNo : Readiness::kSuccess;
     default:
       return Readiness::kNo;
   }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -127,8 +128,11 @@ std::string RenderValue(char code, uint64_t v) {
     }
     case 'k': return ChoiceKindName(static_cast<ChoiceKind>(v));
     case 'y': {
-      static constexpr const char* kOps[] = {"ReadFile", "WriteFile", "ConnectNamedPipe"};
-      return v < 3 ? kOps[v] : absl::StrCat(v);
+      // OpType's order (sim/kernel.h).
+      static constexpr const char* kOps[] = {"ReadFile",    "WriteFile", "ConnectNamedPipe",
+                                             "WSARecv",     "WSASend",   "WSARecvFrom",
+                                             "WSASendTo",   "AcceptEx",  "ConnectEx"};
+      return v < std::size(kOps) ? kOps[v] : absl::StrCat(v);
     }
     default: return absl::StrCat(v);
   }

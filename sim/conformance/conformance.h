@@ -1,6 +1,6 @@
 // The conformance program's shared pieces: printing an observation, the
 // objects the checks make, and the three groups of checks (ports.cc,
-// pipes.cc, waits.cc). Written against the Win32 API only (sim/win32.h is
+// pipes.cc, waits.cc, sockets.cc). Written against the Win32 API only (sim/win32.h is
 // <windows.h> on Windows); see main.cc.
 #ifndef IOCPSIM_SIM_CONFORMANCE_CONFORMANCE_H_
 #define IOCPSIM_SIM_CONFORMANCE_CONFORMANCE_H_
@@ -71,6 +71,7 @@ std::string AwaitCompletion(const OVERLAPPED& ov);
 void RunPortChecks();  // ports and packets, handles, cancellation
 void RunPipeChecks();  // closing handles, named pipes
 void RunWaitChecks();  // waits and the thread pool, processes
+void RunSocketChecks();  // loopback TCP and UDP
 
 // The child programs the process checks start (waits.cc): "conf-child
 // stdin-exit CODE", "conf-child exit CODE", "conf-child read-then-wait".

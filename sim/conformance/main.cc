@@ -71,6 +71,15 @@ std::string Err(DWORD e) {
     case ERROR_IO_PENDING: return "ERROR_IO_PENDING";
     case ERROR_NOT_FOUND: return "ERROR_NOT_FOUND";
     case 676: return "ERROR_HANDLES_CLOSED";
+    case ERROR_NETNAME_DELETED: return "ERROR_NETNAME_DELETED";
+    case ERROR_CONNECTION_REFUSED: return "ERROR_CONNECTION_REFUSED";
+    case ERROR_CONNECTION_ABORTED: return "ERROR_CONNECTION_ABORTED";
+    case ERROR_PORT_UNREACHABLE: return "ERROR_PORT_UNREACHABLE";
+    case 10022: return "WSAEINVAL";
+    case 10053: return "WSAECONNABORTED";
+    case 10054: return "WSAECONNRESET";
+    case 10057: return "WSAENOTCONN";
+    case 10061: return "WSAECONNREFUSED";
     default: return Fmt("%lu", static_cast<unsigned long>(e));
   }
 }
@@ -156,6 +165,7 @@ void RunAll() {
   RunPortChecks();
   RunPipeChecks();
   RunWaitChecks();
+  RunSocketChecks();
 }
 
 }  // namespace iocpsim::conformance
