@@ -133,6 +133,16 @@ class EventLoop {
   // Iterations of the loop so far (reported in creation sites).
   uint64_t step() const { return step_; }
   uint64_t NextId() { return ++next_id_; }
+  // Quirk bpo-32710: a buffer an Overlapped never releases (its reference
+  // is lost, so the memory stays held until the process ends).
+  struct LeakedBuffer {
+    std::string what;  // "WSASend", ...
+    size_t bytes;
+    std::shared_ptr<void> memory;  // held until the loop goes, as the process would
+    std::string origin;            // "created at t=..., loop step N"
+  };
+  void KeepLeakedBuffer(LeakedBuffer b) { leaked_buffers_.push_back(std::move(b)); }
+  const std::vector<LeakedBuffer>& leaked_buffers() const { return leaked_buffers_; }
   // WSAStartup for the process, before the loop's first socket (Python's
   // socket module calls it when imported). Raises OSError.
   void StartWinsock();
@@ -173,6 +183,7 @@ class EventLoop {
   bool closed_ = false;
   bool debug_ = false;
   bool winsock_started_ = false;
+  std::vector<LeakedBuffer> leaked_buffers_;
   std::shared_ptr<Socket> ssock_, csock_;
   std::shared_ptr<Future<std::string>> self_reading_future_;
 };

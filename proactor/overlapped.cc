@@ -172,6 +172,7 @@ std::string Overlapped::ReadResult(bool wait) {
 
 void Overlapped::ReadFile(HANDLE handle, DWORD size) {
   read_.reset(new char[size == 0 ? 1 : size]);
+  read_size_ = size;
   Started(handle, Type::kRead);
   DWORD nread = 0;
   FinishRead(::ReadFile(handle, read_.get(), size, &nread, &overlapped_), "ReadFile");
@@ -200,6 +201,7 @@ void Overlapped::FinishRead(BOOL ok, const char* call) {
       return;
     default:
       type_ = Type::kNotStarted;
+      LeakBufferIfQuirk(call);
       RaiseWindowsError(error_, call);
   }
 }
@@ -208,13 +210,35 @@ void Overlapped::FinishStart(BOOL ok, const char* call) {
   error_ = ok ? ERROR_SUCCESS : GetLastError();
   if (error_ == ERROR_SUCCESS || error_ == ERROR_IO_PENDING) return;
   type_ = Type::kNotStarted;
+  LeakBufferIfQuirk(call);
   RaiseWindowsError(error_, call);
+}
+
+void Overlapped::LeakBufferIfQuirk(const char* call) {
+  // Quirk bpo-32710: Overlapped_dealloc released the buffer by type, and a
+  // synchronous failure had set the type to TYPE_NOT_STARTED, so the buffer
+  // (the bytes object's reference) was never released (fixed by a234e148
+  // for WSASend, 5485085b for the reads).
+  if (!loop_.profile().Has(Quirk::kBpo32710)) return;
+  if (!buffer_.empty()) {
+    size_t n = buffer_.size();
+    loop_.KeepLeakedBuffer(
+        {call, n, std::make_shared<std::string>(std::move(buffer_)), Origin::Here(loop_).Format()});
+    buffer_.clear();
+  } else if (read_ != nullptr) {
+    loop_.KeepLeakedBuffer({call, read_size_, std::shared_ptr<char[]>(std::move(read_)),
+                            Origin::Here(loop_).Format()});
+  } else if (into_ != nullptr) {
+    size_t n = into_->size;
+    loop_.KeepLeakedBuffer({call, n, std::move(into_), Origin::Here(loop_).Format()});
+  }
 }
 
 // ------------------------------------------------------------- sockets
 
 void Overlapped::WSARecv(SOCKET s, DWORD size) {
   read_.reset(new char[size == 0 ? 1 : size]);
+  read_size_ = size;
   Started(reinterpret_cast<HANDLE>(s), Type::kWSARecv);
   WSABUF buf{size, read_.get()};
   DWORD nread = 0, flags = 0;
@@ -283,6 +307,7 @@ void Overlapped::ConnectEx(SOCKET s, uint16_t port) {
 
 void Overlapped::WSARecvFrom(SOCKET s, DWORD size) {
   read_.reset(new char[size == 0 ? 1 : size]);
+  read_size_ = size;
   Started(reinterpret_cast<HANDLE>(s), Type::kWSARecvFrom);
   WSABUF buf{size, read_.get()};
   DWORD nread = 0, flags = 0;

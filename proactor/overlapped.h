@@ -128,6 +128,7 @@ class Overlapped {
   // after the call: anything but success or pending raises, and the
   // operation counts as not started.
   void FinishStart(BOOL ok, const char* call);
+  void LeakBufferIfQuirk(const char* call);
   bool IsRead() const;
   EventLoop& loop_;
   OVERLAPPED overlapped_{};
@@ -139,6 +140,7 @@ class Overlapped {
   // PyBytes_FromStringAndSize(NULL, size) is: only the bytes the kernel
   // wrote are read back (zeroing 64 KiB per read was a third of a run).
   std::unique_ptr<char[]> read_;
+  DWORD read_size_ = 0;
   std::shared_ptr<ReadBuffer> into_;  // ReadFileInto's buffer, shared
   // AcceptEx's address buffer; WSARecvFrom's source address.
   std::unique_ptr<char[]> addresses_;

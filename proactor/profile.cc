@@ -21,6 +21,7 @@ constexpr QuirkName kQuirks[] = {
     {Quirk::kBpo23095, "bpo-23095"},
     {Quirk::kGh116773, "gh-116773"},
     {Quirk::kBpo33694, "bpo-33694"},
+    {Quirk::kBpo32710, "bpo-32710"},
 };
 
 // The Dec 2014 - Jan 2015 fixes, shipped in CPython 3.4.3 (Feb 2015).
@@ -64,9 +65,10 @@ std::optional<Profile> Profile::Named(const std::string& name) {
   // GH-116774 (the gh-116773 fix) shipped in 3.12.3 (April 2024); the
   // socket fixes of 2018 were long in.
   if (name == "cpython-3.12.2") return Profile().With(Quirk::kGh116773);
-  // 79790bc3 (bpo-33694) landed on 2018-06-08, after 3.7.0b5 (2018-05-30).
-  // Only the quirks modelled here: the rest of that release is today's.
-  if (name == "cpython-3.7.0b5") return Profile().With(Quirk::kBpo33694);
+  // 79790bc3 (bpo-33694) landed on 2018-06-08, after 3.7.0b5 (2018-05-30);
+  // the bpo-32710 fixes in 2019. Only the quirks modelled here: the rest of
+  // that release is today's.
+  if (name == "cpython-3.7.0b5") return Profile().With(Quirk::kBpo33694).With(Quirk::kBpo32710);
   return std::nullopt;
 }
 

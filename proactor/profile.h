@@ -27,6 +27,7 @@ enum class Quirk {
   kBpo23095,               // wait cancel with non-blocking UnregisterWait (d0a28dee ...)
   kGh116773,               // run_forever unregisters a pending self-reading overlapped (GH-116774)
   kBpo33694,               // pause_reading cancels the in-flight receive (79790bc3)
+  kBpo32710,               // a synchronous failure keeps the buffer forever (a234e148, 5485085b)
   kCount
 };
 

@@ -19,6 +19,7 @@ extern const Scenario kWaitStorm;
 extern const Scenario kEmpty;
 extern const Scenario kLoopRestart;
 extern const Scenario kSocketPauseResume;
+extern const Scenario kSocketPeerReset;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
@@ -26,7 +27,7 @@ const std::vector<Scenario>& AllScenarios() {
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
       kWaitStorm,       kEmpty,               kLoopRestart,
-      kSocketPauseResume,
+      kSocketPauseResume, kSocketPeerReset,
   };
   return all;
 }

@@ -162,6 +162,12 @@ void RunBody(const Scenario& s, const proactor::Profile& profile, Oracles& oracl
     oracles.OnScenarioException(e.what());
     if (!loop.IsClosed() && !loop.IsRunning()) loop.Close();
   }
+  // Memory a finished operation still holds (bpo-32710).
+  for (const auto& b : loop.leaked_buffers()) {
+    oracles.Leak("buffer:" + b.what, "the buffer of a " + b.what + " that failed synchronously (" +
+                                         std::to_string(b.bytes) + " bytes) is never released; " +
+                                         b.origin);
+  }
 }
 
 void GroupByObject(std::vector<std::string>& events) {
