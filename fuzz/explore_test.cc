@@ -34,10 +34,14 @@ TEST_CASE("Every file in corpus/crashes replays to its recorded verdict, signatu
     REQUIRE(c.ok());
 #ifdef IOCPSIM_ASAN
     if (file->verdict == "use-after-free") {
-      // AddressSanitizer stops the run at the kernel's read: in a fork.
+      // AddressSanitizer stops the run at the kernel's read: in a fork. (In
+      // gh-116773 the freed block is taken again before the kernel reads
+      // it: no report, and the run is checked as in other builds.)
       std::string report = testing::StderrOfFork([&] { RunChoices(*c, *file, false, false, nullptr, nullptr); });
-      CHECK(report.find("use-after-poison") != std::string::npos);  // a freed Overlapped is poisoned in its pool
-      continue;
+      if (report.find("AddressSanitizer") != std::string::npos) {
+        CHECK(report.find("use-after-poison") != std::string::npos);  // a freed Overlapped is poisoned in its pool
+        continue;
+      }
     }
 #endif
     std::string divergence;

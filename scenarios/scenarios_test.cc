@@ -101,17 +101,12 @@ TEST_CASE("sync-completion: a synchronously completed overlapped freed under its
 }
 
 TEST_CASE("loop-restart: the self-reading overlapped unregistered at stop is freed under the kernel") {
+  // Every build, AddressSanitizer's too: the freed block is taken again by
+  // the next self-pipe WSARecv before the kernel touches it.
   Profile old = Profile().With(Quirk::kGh116773);
-#ifdef IOCPSIM_ASAN
-  std::string report = iocpsim::testing::StderrOfFork([&] { RunWith("loop-restart", old, 0); });
-  CHECK(report.find("use-after-poison") != std::string::npos);
-  CHECK(report.find("iocpsim: the kernel was writing the completion status into the OVERLAPPED") !=
-        std::string::npos);
-#else
   ScenarioResult r = RunWith("loop-restart", old, 0);
   CHECK(r.verdict.verdict == Verdict::kUseAfterFree);
   CHECK(r.verdict.signature == "use-after-free:overlapped-freed-while-pending");
-#endif
   CHECK(RunWith("loop-restart", Profile(), 0).verdict.verdict == Verdict::kOk);
 }
 

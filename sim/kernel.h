@@ -321,6 +321,11 @@ class Kernel {
   // the buffer may be gone too, and the write must not land in memory the
   // harness has reused (the use-after-free is real either way).
   void CheckCanary(const Op* op);
+  // CheckCanary, named as such in a sanitizer's report.
+  void CheckBeforeBuffer(const Op* op) {
+    Touching touch(*this, op, "checking the OVERLAPPED before writing into the buffer");
+    CheckCanary(op);
+  }
   // Aborts every pending operation on `f` now (last handle closed).
   void AbortAll(File* f, NTSTATUS status);
   void Dequeued(const Packet& p);

@@ -216,8 +216,8 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       bool message = inst->message_type && read_message_mode;
       size_t got;
       NTSTATUS status = STATUS_SUCCESS;
+      k.CheckBeforeBuffer(op);
       Kernel::Touching touch(k, op, "copying received bytes into the buffer");
-      k.CheckCanary(op);
       if (message) {
         // A read shorter than the message fails with ERROR_MORE_DATA; the
         // rest stays for the next read (Wine kpipe test_ReadFile).

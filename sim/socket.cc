@@ -356,8 +356,8 @@ void Socket::Perform(Kernel& k, Op* op) {
         inbox.pop_front();
         inbox_from.pop_front();
         consumed += d.size();
+        k.CheckBeforeBuffer(op);
         Kernel::Touching touch(k, op, "copying a received datagram into the buffer");
-        k.CheckCanary(op);
         DWORD got = static_cast<DWORD>(std::min<size_t>(d.size(), op->size));
         if (got > 0) std::memcpy(op->buffer, d.data(), got);
         if (op->from != nullptr && op->from_length != nullptr &&
@@ -372,8 +372,8 @@ void Socket::Perform(Kernel& k, Op* op) {
       if (reset) return k.CompleteOp(op, STATUS_CONNECTION_RESET, 0);
       DWORD got;
       {
+        k.CheckBeforeBuffer(op);
         Kernel::Touching touch(k, op, "copying received bytes into the buffer");
-        k.CheckCanary(op);
         got = CopyStream(this, op);
         if (op->from != nullptr && op->from_length != nullptr &&
             *op->from_length >= static_cast<int>(sizeof(sockaddr_in))) {
@@ -398,8 +398,8 @@ void Socket::Perform(Kernel& k, Op* op) {
       // The addresses, local then remote, each in its part of the buffer
       // (GetAcceptExSockaddrs reads them back).
       if (op->buffer != nullptr) {
+        k.CheckBeforeBuffer(op);
         Kernel::Touching touch(k, op, "writing the addresses into the AcceptEx buffer");
-        k.CheckCanary(op);
         WriteAddress(op->buffer, into->port);
         WriteAddress(op->buffer + op->size, into->peer_port);
       }
