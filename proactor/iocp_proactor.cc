@@ -292,6 +292,19 @@ T ResetAsConnectionReset(F&& get) {
   }
 }
 
+// finish_socket_func since gh-91227 (f11d0d8b, in 3.12.3): a receive that
+// completes with ERROR_PORT_UNREACHABLE (an ICMP port unreachable came
+// back for an earlier datagram) is (b'', None), not an error.
+template <class T, class F>
+T UnreachableAsEmpty(F&& get) {
+  try {
+    return ResetAsConnectionReset<T>(get);
+  } catch (const OSError& e) {
+    if (e.winerror == ERROR_PORT_UNREACHABLE) return T{};
+    throw;
+  }
+}
+
 }  // namespace
 
 FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbytes) {
@@ -309,7 +322,10 @@ FuturePtr<std::string> IocpProactor::Recv(const PipeHandlePtr& conn, DWORD nbyte
   }
   return Register<std::string>(ov, conn, [sock](std::shared_ptr<Overlapped> ov) {
     if (!sock) return ov->ReadResult();
-    return ResetAsConnectionReset<std::string>([&] { return ov->ReadResult(); });
+    // Departure: CPython's result here is the tuple (b'', None), which a
+    // connected datagram transport passes on to datagram_received() as the
+    // data; here it is b'' (nothing is delivered).
+    return UnreachableAsEmpty<std::string>([&] { return ov->ReadResult(); });
   });
 }
 
@@ -357,7 +373,7 @@ FuturePtr<Datagram> IocpProactor::RecvFrom(const SocketPtr& conn, DWORD nbytes) 
     return Result<Datagram>({});
   }
   return Register<Datagram>(ov, conn, [](std::shared_ptr<Overlapped> ov) {
-    return ResetAsConnectionReset<Datagram>([&] {
+    return UnreachableAsEmpty<Datagram>([&] {
       std::string data = ov->ReadResult();
       return Datagram{std::move(data), ov->from_port()};
     });

@@ -22,6 +22,8 @@ constexpr QuirkName kQuirks[] = {
     {Quirk::kGh116773, "gh-116773"},
     {Quirk::kBpo33694, "bpo-33694"},
     {Quirk::kBpo32710, "bpo-32710"},
+    {Quirk::kGh127057, "gh-127057"},
+    {Quirk::kGh156920, "gh-156920"},
 };
 
 // The Dec 2014 - Jan 2015 fixes, shipped in CPython 3.4.3 (Feb 2015).
@@ -69,11 +71,17 @@ std::optional<Profile> Profile::Named(const std::string& name) {
   // the bpo-32710 fixes in 2019. Only the quirks modelled here: the rest of
   // that release is today's.
   if (name == "cpython-3.7.0b5") return Profile().With(Quirk::kBpo33694).With(Quirk::kBpo32710);
+  // 3.12.3 (April 2024) has the gh-91227 fix (f11d0d8b: a receive that
+  // completes with ERROR_PORT_UNREACHABLE is an empty datagram); the
+  // datagram fixes GH-156726 and GH-156921 were merged in September 2026
+  // and never reached 3.12.
+  if (name == "cpython-3.12.3") return Profile().With(Quirk::kGh127057).With(Quirk::kGh156920);
   return std::nullopt;
 }
 
 std::vector<std::string> Profile::Names() {
-  return {"current", "cpython-3.4.2", "cpython-3.4.1", "cpython-3.12.2", "cpython-3.7.0b5"};
+  return {"current",        "cpython-3.4.2",   "cpython-3.4.1",
+          "cpython-3.12.2", "cpython-3.7.0b5", "cpython-3.12.3"};
 }
 
 std::string Profile::Describe() const {

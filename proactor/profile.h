@@ -28,6 +28,8 @@ enum class Quirk {
   kGh116773,               // run_forever unregisters a pending self-reading overlapped (GH-116774)
   kBpo33694,               // pause_reading cancels the in-flight receive (79790bc3)
   kBpo32710,               // a synchronous failure keeps the buffer forever (a234e148, 5485085b)
+  kGh127057,               // a datagram read error ends the read loop (GH-156726)
+  kGh156920,               // datagram close() with a write in flight never ends (GH-156921)
   kCount
 };
 
@@ -38,7 +40,8 @@ std::optional<Quirk> QuirkFromId(const std::string& id);
 class Profile {
  public:
   static Profile Current() { return Profile(); }
-  // "current", "cpython-3.4.1", "cpython-3.4.2", "cpython-3.12.2", "cpython-3.7.0b5";
+  // "current", "cpython-3.4.1", "cpython-3.4.2", "cpython-3.12.2", "cpython-3.7.0b5",
+  // "cpython-3.12.3";
   // nullopt if unknown.
   static std::optional<Profile> Named(const std::string& name);
   static std::vector<std::string> Names();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proactor/pipe_server.h"
+#include "proactor/socket_server.h"
 #include "proactor/subprocess.h"
 #include "proactor/test_util.h"
 #include "sim/fiber.h"  // IOCPSIM_ASAN
@@ -235,7 +236,75 @@ TEST_CASE("Quirk wait-cancel-fake-packet: the fake packet follows the real one a
   CheckClean(RunLoop(CancelFiredWait, Profile()));
 }
 
+// A client endpoint whose first receive fails at once: an ICMP port
+// unreachable came back before the transport issued it. Then a peer sends
+// it a datagram. Returns the client's events.
+std::vector<std::string> ReadAfterUnreachable(EventLoop& loop) {
+  SocketPtr gone = Socket::Make(loop, Socket::Type::kDatagram);
+  gone->Bind(0);
+  uint16_t dead = gone->LocalPort();
+  gone->Close();
+  SocketPtr sock = Socket::Make(loop, Socket::Type::kDatagram);
+  sock->Bind(0);
+  uint16_t port = sock->LocalPort();
+  loop.RunUntilComplete(loop.proactor().SendTo(sock, "lost", dead));
+  loop.RunUntilComplete(Sleep(loop, 0.01));  // the ICMP arrives
+  auto client = std::make_shared<testing::DatagramRecorder>();
+  PipeTransportPtr t = PipeTransport::MakeDatagram(loop, sock, client);
+  loop.RunUntilComplete(Sleep(loop, 0.01));
+  SocketPtr peer = Socket::Make(loop, Socket::Type::kDatagram);
+  loop.RunUntilComplete(loop.proactor().SendTo(peer, "hello", port));
+  loop.RunUntilComplete(Sleep(loop, 0.01));
+  peer->Close();
+  t->Close();
+  loop.RunUntilComplete(Sleep(loop, 0.01));
+  return client->events;
+}
+
+TEST_CASE("Quirk gh-127057: after a synchronous WSAECONNRESET the datagram transport reads no more") {
+  std::vector<std::string> events;
+  testing::LoopRun old = RunLoop([&](EventLoop& loop) { events = ReadAfterUnreachable(loop); },
+                                 With(Quirk::kGh127057));
+  CHECK(events == std::vector<std::string>{
+                      "made", "error:ConnectionResetError: [WinError 10054] WSARecvFrom", "lost"});
+  CheckClean(old);  // nothing else shows it: the datagram is just never read
+  CheckClean(RunLoop([&](EventLoop& loop) { events = ReadAfterUnreachable(loop); }, Profile()));
+  CHECK(events == std::vector<std::string>{"made",
+                                           "error:ConnectionResetError: [WinError 10054] WSARecvFrom",
+                                           "datagram:hello", "lost"});
+}
+
+// A datagram sent and the transport closed at once; then the loop runs on.
+std::vector<std::string> CloseWithSendInFlight(EventLoop& loop) {
+  auto server = std::make_shared<testing::DatagramRecorder>();
+  DatagramProtocolFactory sf = [server] { return server; };
+  PipeTransportPtr st = loop.RunUntilComplete(CreateDatagramEndpoint(loop, sf, 0));
+  uint16_t port = static_cast<Socket*>(st->pipe())->LocalPort();
+  auto client = std::make_shared<testing::DatagramRecorder>();
+  DatagramProtocolFactory cf = [client] { return client; };
+  PipeTransportPtr ct = loop.RunUntilComplete(CreateDatagramEndpoint(loop, cf, 0));
+  ct->SendTo("bye", port);
+  ct->Close();
+  loop.RunUntilComplete(Sleep(loop, 0.01));
+  CHECK(server->received == std::vector<std::string>{"bye"});
+  st->Close();
+  loop.RunUntilComplete(Sleep(loop, 0.01));
+  return client->events;
+}
+
+TEST_CASE("Quirk gh-156920: closing a datagram transport with a send in flight never calls connection_lost") {
+  std::vector<std::string> events;
+  testing::LoopRun old =
+      RunLoop([&](EventLoop& loop) { events = CloseWithSendInFlight(loop); }, With(Quirk::kGh156920));
+  CHECK(events == std::vector<std::string>{"made"});
+  // The socket stays open until the transport is collected: a ResourceWarning.
+  CHECK(old.Reported("unclosed transport <_ProactorDatagramTransport closing"));
+  CheckClean(RunLoop([&](EventLoop& loop) { events = CloseWithSendInFlight(loop); }, Profile()));
+  CHECK(events == std::vector<std::string>{"made", "lost"});
+}
+
 TEST_CASE("Profiles: named sets of quirks") {
+  CHECK(Profile::Named("cpython-3.12.3")->Describe() == "gh-127057+gh-156920");
   CHECK(Profile::Named("current")->Describe() == "current");
   CHECK(Profile::Named("cpython-3.4.2")->Has(Quirk::kRecvBrokenPipe));
   CHECK(Profile::Named("cpython-3.4.2")->Has(Quirk::kWaitCancelFakePacket));

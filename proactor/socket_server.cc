@@ -1,5 +1,6 @@
 #include "proactor/socket_server.h"
 
+#include <stdexcept>
 #include <string>
 
 #include "proactor/errors.h"
@@ -80,6 +81,59 @@ Coro<PipeTransportPtr> CreateConnection(EventLoop& loop, SocketProtocolFactory f
                                            waiter, {{"peername", "127.0.0.1:" + std::to_string(port)}});
   co_await waiter;
   co_return t;
+}
+
+Coro<PipeTransportPtr> CreateDatagramEndpoint(EventLoop& loop, DatagramProtocolFactory factory,
+                                              std::optional<uint16_t> local_port,
+                                              std::optional<uint16_t> remote_port) {
+  if (!local_port && !remote_port) throw std::invalid_argument("unexpected address family");
+  SocketPtr sock = Socket::Make(loop, Socket::Type::kDatagram);
+  try {
+    if (local_port) sock->Bind(*local_port);
+    if (remote_port) co_await SockConnect(loop, sock, *remote_port);
+  } catch (...) {
+    sock->Close();
+    throw;
+  }
+  std::shared_ptr<DatagramProtocol> protocol = factory();
+  auto waiter = loop.CreateFuture<Void>();
+  PipeTransportPtr t = PipeTransport::MakeDatagram(loop, sock, protocol, remote_port.value_or(0),
+                                                   waiter);
+  try {
+    co_await waiter;
+  } catch (...) {
+    t->Close();
+    throw;
+  }
+  co_return t;
+}
+
+Coro<std::string> SockRecv(EventLoop& loop, SocketPtr sock, DWORD n) {
+  co_return co_await loop.proactor().Recv(sock, n);
+}
+
+Coro<DWORD> SockRecvInto(EventLoop& loop, SocketPtr sock, std::shared_ptr<ReadBuffer> buf) {
+  co_return co_await loop.proactor().RecvInto(sock, std::move(buf));
+}
+
+Coro<Datagram> SockRecvFrom(EventLoop& loop, SocketPtr sock, DWORD bufsize) {
+  co_return co_await loop.proactor().RecvFrom(sock, bufsize);
+}
+
+Coro<DWORD> SockSendAll(EventLoop& loop, SocketPtr sock, std::string data) {
+  co_return co_await loop.proactor().Send(sock, std::move(data));
+}
+
+Coro<DWORD> SockSendTo(EventLoop& loop, SocketPtr sock, std::string data, uint16_t port) {
+  co_return co_await loop.proactor().SendTo(sock, std::move(data), port);
+}
+
+Coro<Void> SockConnect(EventLoop& loop, SocketPtr sock, uint16_t port) {
+  co_await loop.proactor().Connect(sock, port);
+}
+
+Coro<Accepted> SockAccept(EventLoop& loop, SocketPtr listener) {
+  co_return co_await loop.proactor().Accept(listener);
 }
 
 }  // namespace iocpsim::proactor

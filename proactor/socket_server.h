@@ -1,5 +1,5 @@
-// create_server and create_connection on loopback TCP, as the proactor
-// loop does them (base_events.py create_server / create_connection,
+// create_server, create_connection and create_datagram_endpoint on
+// loopback, and the loop's sock_* methods, as the proactor loop does them (base_events.py create_server / create_connection,
 // proactor_events.py _start_serving, _stop_serving,
 // _make_socket_transport): every accepted connection gets a socket
 // transport and a protocol from the factory.
@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "proactor/event_loop.h"
 #include "proactor/iocp_proactor.h"
@@ -60,6 +62,29 @@ SocketServerPtr CreateServer(EventLoop& loop, SocketProtocolFactory factory, uin
 // connection_made() has been called.
 Coro<PipeTransportPtr> CreateConnection(EventLoop& loop, SocketProtocolFactory factory,
                                         uint16_t port);
+
+using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>()>;
+
+// loop.create_datagram_endpoint(factory, local_addr=('127.0.0.1',
+// local_port) or None, remote_addr=('127.0.0.1', remote_port) or None): a
+// UDP socket, bound and/or connected, with a datagram transport; the
+// transport once connection_made() has been called. Raises OSError.
+Coro<PipeTransportPtr> CreateDatagramEndpoint(EventLoop& loop, DatagramProtocolFactory factory,
+                                              std::optional<uint16_t> local_port,
+                                              std::optional<uint16_t> remote_port = std::nullopt);
+
+// The loop's socket methods (BaseProactorEventLoop.sock_recv, ...): each
+// awaits its proactor verb. Departure: free functions rather than methods
+// of EventLoop, whose header comes before the proactor's result types.
+Coro<std::string> SockRecv(EventLoop& loop, SocketPtr sock, DWORD n);
+Coro<DWORD> SockRecvInto(EventLoop& loop, SocketPtr sock, std::shared_ptr<ReadBuffer> buf);
+Coro<Datagram> SockRecvFrom(EventLoop& loop, SocketPtr sock, DWORD bufsize);
+// Returns what the proactor's send returned (CPython's sock_sendall
+// returns it too).
+Coro<DWORD> SockSendAll(EventLoop& loop, SocketPtr sock, std::string data);
+Coro<DWORD> SockSendTo(EventLoop& loop, SocketPtr sock, std::string data, uint16_t port);
+Coro<Void> SockConnect(EventLoop& loop, SocketPtr sock, uint16_t port);
+Coro<Accepted> SockAccept(EventLoop& loop, SocketPtr listener);
 
 }  // namespace iocpsim::proactor
 

@@ -83,7 +83,7 @@ TEST_CASE("A cancelled accept closes its accept socket") {
   }));
 }
 
-TEST_CASE("Datagrams: sendto and recvfrom, and an ICMP port unreachable as OSError 1234") {
+TEST_CASE("Datagrams: sendto and recvfrom; an ICMP port unreachable is an empty datagram, then ConnectionResetError") {
   CheckClean(RunLoop([](EventLoop& loop) {
     IocpProactor& p = loop.proactor();
     SocketPtr a = Socket::Make(loop, Socket::Type::kDatagram);
@@ -96,13 +96,22 @@ TEST_CASE("Datagrams: sendto and recvfrom, and an ICMP port unreachable as OSErr
     CHECK(d.data == "datagram");
     CHECK(d.from_port == a->LocalPort());
     b->Close();  // nobody at `to` now
+    // The pending receive completes with ERROR_PORT_UNREACHABLE:
+    // finish_socket_func's (b'', None) since gh-91227.
     auto pending = p.RecvFrom(a, 100);
     loop.RunUntilComplete(p.SendTo(a, "lost", to));
+    d = loop.RunUntilComplete(pending);
+    CHECK(d.data.empty());
+    CHECK(d.from_port == 0);
+    // With no receive pending, the next WSARecvFrom fails at once with
+    // WSAECONNRESET (MS:WSARecvFrom), raised by the call itself.
+    loop.RunUntilComplete(p.SendTo(a, "lost", to));
+    loop.RunUntilComplete(Sleep(loop, 0.01));
     try {
-      loop.RunUntilComplete(pending);
+      p.RecvFrom(a, 100);
       CHECK_MESSAGE(false, "the receive should fail");
-    } catch (const OSError& e) {
-      CHECK(e.winerror == ERROR_PORT_UNREACHABLE);
+    } catch (const ConnectionResetError& e) {
+      CHECK(e.winerror == WSAECONNRESET);
     }
     a->Close();
   }));

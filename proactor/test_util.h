@@ -125,6 +125,34 @@ struct Recorder : Protocol {
   bool Lost() const { return !events.empty() && events.back().rfind("lost", 0) == 0; }
 };
 
+// Records the DatagramProtocol callbacks: "made", "datagram:<bytes>",
+// "error:<exception>", "lost"; echoes each datagram to its sender when
+// asked.
+struct DatagramRecorder : DatagramProtocol {
+  std::vector<std::string> events;
+  std::vector<std::string> received;
+  int errors = 0;
+  PipeTransportPtr transport;
+  bool echo = false;
+  void ConnectionMade(const PipeTransportPtr& t) override {
+    events.push_back("made");
+    transport = t;
+  }
+  void DatagramReceived(const std::string& d, uint16_t from) override {
+    events.push_back("datagram:" + d);
+    received.push_back(d);
+    if (echo) transport->SendTo(d, from);
+  }
+  void ErrorReceived(std::exception_ptr exc) override {
+    events.push_back("error:" + Describe(exc));
+    ++errors;
+  }
+  void ConnectionLost(std::exception_ptr exc) override {
+    events.push_back(exc ? "lost:" + Describe(exc) : "lost");
+    transport.reset();
+  }
+};
+
 // Records the SubprocessProtocol callbacks: "made", "data1:<bytes>",
 // "pipe-lost0", "exited", "lost"; closes the transport at the end, as a
 // user must.

@@ -1,6 +1,7 @@
 #include "proactor/transports.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "proactor/iocp_proactor.h"
 
@@ -40,6 +41,25 @@ PipeTransportPtr PipeTransport::Make(EventLoop& loop, PipeHandlePtr pipe, Protoc
   return t;
 }
 
+PipeTransportPtr PipeTransport::MakeDatagram(EventLoop& loop, PipeHandlePtr sock,
+                                             std::shared_ptr<DatagramProtocol> protocol,
+                                             uint16_t address, FuturePtr<Void> waiter,
+                                             std::map<std::string, std::string> extra) {
+  PipeTransportPtr t(new PipeTransport(loop, std::move(sock), std::move(protocol),
+                                       Kind::kDatagram, std::move(extra)));
+  t->address_ = address;
+  loop.AddResource(t);
+  t->Start(std::move(waiter));
+  return t;
+}
+
+void PipeTransport::SetProtocol(ProtocolPtr p) {
+  if (kind_ == Kind::kDatagram && dynamic_cast<DatagramProtocol*>(p.get()) == nullptr) {
+    throw std::invalid_argument("a datagram transport needs a DatagramProtocol");
+  }
+  protocol_ = std::move(p);
+}
+
 void PipeTransport::Start(FuturePtr<Void> waiter) {
   // _ProactorBasePipeTransport.__init__
   PipeTransportPtr self = shared_from_this();
@@ -55,6 +75,10 @@ void PipeTransport::Start(FuturePtr<Void> waiter) {
     data_ = std::make_shared<ReadBuffer>(kReadBufferSize);
     loop_.CallSoon([self] { self->LoopReading(nullptr); });
     paused_ = false;
+  }
+  if (kind_ == Kind::kDatagram) {
+    // _ProactorDatagramTransport.__init__
+    loop_.CallSoon([self] { self->LoopDatagramReading(nullptr); });
   }
   if (kind_ == Kind::kWrite) {
     // _ProactorWritePipeTransport.__init__: the reader closing shows up as
@@ -83,7 +107,8 @@ std::string PipeTransport::Describe() const {
   const char* k = kind_ == Kind::kRead    ? "ReadPipeTransport"
                   : kind_ == Kind::kWrite ? "WritePipeTransport"
                   : kind_ == Kind::kSocket ? "SocketTransport"
-                                           : "DuplexPipeTransport";
+                  : kind_ == Kind::kDatagram ? "DatagramTransport"
+                                             : "DuplexPipeTransport";
   std::string s = std::string("<_Proactor") + k;
   if (sock_ == nullptr) return s + " closed>";
   if (closing_) s += " closing";
@@ -91,6 +116,7 @@ std::string PipeTransport::Describe() const {
   if (read_fut_ != nullptr) s += " read=" + read_fut_->Describe();
   if (write_fut_ != nullptr) s += " write=" + write_fut_->Describe();
   if (buffer_ && !buffer_->empty()) s += " write_bufsize=" + std::to_string(buffer_->size());
+  if (!datagrams_.empty()) s += " write_bufsize=" + std::to_string(datagrams_.size());
   return s + ">";
 }
 
@@ -104,8 +130,15 @@ std::string PipeTransport::GetExtraInfo(const std::string& name) const {
 void PipeTransport::Close() {
   if (closing_) return;
   closing_ = true;
-  ++conn_lost_;
-  if ((!buffer_ || buffer_->empty()) && write_fut_ == nullptr) {
+  bool idle = (!buffer_ || buffer_->empty()) && datagrams_.empty() && write_fut_ == nullptr;
+  // gh-156920: a datagram transport with a write in flight leaves
+  // _conn_lost alone, so that _loop_writing() flushes the buffer and then
+  // calls connection_lost() (GH-156921, as its description and review
+  // state it). Before, close() counted the connection as lost here, and
+  // _loop_writing() returned at its first line: connection_lost() was
+  // never called and the socket never closed.
+  if (kind_ != Kind::kDatagram || idle || loop_.profile().Has(Quirk::kGh156920)) ++conn_lost_;
+  if (idle) {
     PipeTransportPtr self = shared_from_this();
     loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
   }
@@ -140,6 +173,10 @@ void PipeTransport::ForceClose(std::exception_ptr exc) {
   }
   pending_write_ = 0;
   buffer_.reset();
+  if (kind_ == Kind::kDatagram) {
+    datagrams_.clear();
+    datagrams_dropped_ = true;
+  }
   PipeTransportPtr self = shared_from_this();
   loop_.CallSoon([self, exc] { self->CallConnectionLost(exc); });
 }
@@ -152,7 +189,10 @@ void PipeTransport::CallConnectionLost(std::exception_ptr exc) {
       // "If there is a pending overlapped read on the other end then it may
       // fail with ERROR_NETNAME_DELETED if we just close our end. First
       // calling shutdown() seems to cure it."
-      if (t->kind_ == Kind::kSocket && t->sock_ != nullptr && !t->sock_->closed()) {
+      // (A datagram socket has shutdown() too; on an unconnected one it
+      // fails, which Python would raise here and this ignores.)
+      bool has_shutdown = t->kind_ == Kind::kSocket || t->kind_ == Kind::kDatagram;
+      if (has_shutdown && t->sock_ != nullptr && !t->sock_->closed()) {
         shutdown(reinterpret_cast<SOCKET>(t->sock_->handle()), SD_BOTH);
       }
       if (t->sock_ != nullptr) t->sock_->Close();
@@ -164,6 +204,7 @@ void PipeTransport::CallConnectionLost(std::exception_ptr exc) {
 }
 
 size_t PipeTransport::GetWriteBufferSize() const {
+  if (kind_ == Kind::kDatagram) return datagram_bytes_;
   return pending_write_ + (buffer_ ? buffer_->size() : 0);
 }
 
@@ -280,6 +321,7 @@ void PipeTransport::LoopReading(std::shared_ptr<FutureBase> fut) {
 
 void PipeTransport::Write(const std::string& data) {
   if (kind_ == Kind::kRead) throw std::logic_error("write() on a read pipe transport");
+  if (kind_ == Kind::kDatagram) throw std::logic_error("write() on a datagram transport");
   if (eof_written_) throw std::runtime_error("write_eof() already called");
   if (data.empty()) return;
   if (conn_lost_ > 0) {
@@ -373,6 +415,121 @@ void PipeTransport::PipeClosed(FuturePtr<std::string> fut) {
   } else {
     Close();
   }
+}
+
+// ------------------------------------------------ _ProactorDatagramTransport
+
+void PipeTransport::SendTo(const std::string& data, uint16_t port) {
+  if (kind_ != Kind::kDatagram) throw std::logic_error("sendto() on a stream transport");
+  if (data.empty()) return;
+  if (address_ != 0 && port != 0 && port != address_) {
+    throw std::invalid_argument("Invalid address: must be None or ('127.0.0.1', " +
+                                std::to_string(address_) + ")");
+  }
+  if (address_ == 0 && port == 0) throw std::invalid_argument("sendto() needs an address");
+  if (conn_lost_ > 0 && address_ != 0) {
+    // "socket.sendto() raised exception." is logged past the threshold.
+    ++conn_lost_;
+    return;
+  }
+  // After _force_close(), _buffer is None: an unconnected transport's
+  // sendto() fails on the append, as CPython's does.
+  if (datagrams_dropped_) {
+    throw std::runtime_error("AttributeError: 'NoneType' object has no attribute 'append'");
+  }
+  datagrams_.emplace_back(data, port);
+  datagram_bytes_ += data.size();
+  if (write_fut_ == nullptr) LoopDatagramWriting(nullptr);  // else a write is in flight
+  MaybePauseProtocol();
+}
+
+void PipeTransport::LoopDatagramWriting(FuturePtr<DWORD> fut) {
+  PipeTransportPtr self = shared_from_this();
+  try {
+    if (conn_lost_ > 0) return;
+    // assert fut is self._write_fut
+    write_fut_ = nullptr;
+    if (fut != nullptr) fut->Result();
+    if (datagrams_.empty()) {
+      if (closing_) {
+        // gh-156920: the flushed close ends here (before GH-156921 this
+        // line was out of reach once close() had been called).
+        ++conn_lost_;
+        loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+      }
+      return;
+    }
+    auto [data, port] = std::move(datagrams_.front());
+    datagrams_.pop_front();
+    datagram_bytes_ -= data.size();
+    if (address_ != 0) {
+      write_fut_ = loop_.proactor().Send(sock_, std::move(data));
+    } else {
+      write_fut_ = loop_.proactor().SendTo(std::static_pointer_cast<Socket>(sock_), std::move(data),
+                                           port);
+    }
+  } catch (const OSError&) {
+    datagram_protocol().ErrorReceived(std::current_exception());
+    // gh-156698 (in GH-156921): start the write loop again, so that what
+    // is buffered is not stranded and a paused protocol is resumed.
+    if (!datagrams_.empty() && conn_lost_ == 0) {
+      loop_.CallSoon([self] { self->LoopDatagramWriting(nullptr); });
+    }
+    return;
+  } catch (const std::exception&) {
+    FatalError(std::current_exception(), "Fatal write error on datagram transport");
+    return;
+  }
+  write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopDatagramWriting(f); });
+  MaybeResumeProtocol();
+}
+
+void PipeTransport::LoopDatagramReading(std::shared_ptr<FutureBase> fut) {
+  std::string data;
+  uint16_t from = 0;
+  PipeTransportPtr self = shared_from_this();
+  try {
+    // After GH-156921 a closing transport may not have counted the
+    // connection as lost yet (a write being flushed): reads stop at
+    // _closing too. Before it, _closing implied _conn_lost.
+    if (conn_lost_ > 0 || closing_) return;
+    // assert self._read_fut is fut or (self._read_fut is None and self._closing)
+    read_fut_ = nullptr;
+    if (fut != nullptr) {
+      if (address_ != 0) {
+        data = std::static_pointer_cast<Future<std::string>>(fut)->Result();
+        from = address_;
+      } else {
+        Datagram d = std::static_pointer_cast<Future<Datagram>>(fut)->Result();
+        data = std::move(d.data);
+        from = d.from_port;
+      }
+    }
+    std::shared_ptr<FutureBase> f;
+    if (address_ != 0) {
+      f = loop_.proactor().Recv(sock_, kMaxDatagramSize);
+      std::static_pointer_cast<Future<std::string>>(f)->AddDoneCallback(
+          [self](FuturePtr<std::string> f) { self->LoopDatagramReading(f); });
+    } else {
+      f = loop_.proactor().RecvFrom(std::static_pointer_cast<Socket>(sock_), kMaxDatagramSize);
+      std::static_pointer_cast<Future<Datagram>>(f)->AddDoneCallback(
+          [self](FuturePtr<Datagram> f) { self->LoopDatagramReading(f); });
+    }
+    read_fut_ = f;
+  } catch (const OSError&) {
+    datagram_protocol().ErrorReceived(std::current_exception());
+    // gh-127057: a receive error (WSARecvFrom failing at once with
+    // WSAECONNRESET after an ICMP port unreachable) leaves no receive
+    // pending. GH-156726 starts the read loop again; before it, the
+    // transport never received another datagram.
+    if (!loop_.profile().Has(Quirk::kGh127057) && !closing_ && conn_lost_ == 0) {
+      loop_.CallSoon([self] { self->LoopDatagramReading(nullptr); });
+    }
+  } catch (const CancelledError&) {
+    if (!closing_) throw;
+  }
+  // The `finally:` clause.
+  if (!data.empty()) datagram_protocol().DatagramReceived(data, from);
 }
 
 // ------------------------------------------------------ _FlowControlMixin

@@ -2,7 +2,8 @@
 // Lib/asyncio/protocols.py, transports.py and proactor_events.py
 // (_ProactorBasePipeTransport, _ProactorReadPipeTransport,
 // _ProactorBaseWritePipeTransport, _ProactorWritePipeTransport,
-// _ProactorDuplexPipeTransport, and _FlowControlMixin).
+// _ProactorDuplexPipeTransport, _ProactorSocketTransport,
+// _ProactorDatagramTransport, and _FlowControlMixin).
 //
 //   auto t = PipeTransport::Make(loop, pipe, protocol, PipeTransport::Kind::kDuplex);
 //   t->Write("hello");   // buffered while a write is in flight
@@ -14,6 +15,7 @@
 #define IOCPSIM_PROACTOR_TRANSPORTS_H_
 
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
@@ -46,14 +48,27 @@ class Protocol {
 };
 using ProtocolPtr = std::shared_ptr<Protocol>;
 
+// asyncio.DatagramProtocol: connection_made and connection_lost as a
+// Protocol's, then datagrams (with the sender's port) and the errors a
+// receive or a send reported (an ICMP port unreachable, ...).
+class DatagramProtocol : public Protocol {
+ public:
+  virtual void DatagramReceived(const std::string& data, uint16_t from_port) {}
+  virtual void ErrorReceived(std::exception_ptr exc) {}
+};
+
 class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public Collectable {
  public:
   // kSocket: _ProactorSocketTransport, a duplex transport over a Socket
-  // that can write EOF (shutdown(SD_SEND)).
-  enum class Kind { kRead, kWrite, kDuplex, kSocket };
+  // that can write EOF (shutdown(SD_SEND)). kDatagram:
+  // _ProactorDatagramTransport over a UDP Socket, with a DatagramProtocol
+  // (SendTo, not Write).
+  enum class Kind { kRead, kWrite, kDuplex, kSocket, kDatagram };
   // LOG_THRESHOLD_FOR_CONNLOST_WRITES
   static constexpr int kLogThresholdForConnLostWrites = 5;
   static constexpr size_t kReadBufferSize = 65536;
+  // _ProactorDatagramTransport.max_size
+  static constexpr DWORD kMaxDatagramSize = 256 * 1024;
 
   // Creates the transport and schedules connection_made (then `waiter`,
   // if any); a read or duplex transport starts reading, a write transport
@@ -61,6 +76,12 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   static PipeTransportPtr Make(EventLoop& loop, PipeHandlePtr pipe, ProtocolPtr protocol, Kind kind,
                                FuturePtr<Void> waiter = nullptr,
                                std::map<std::string, std::string> extra = {});
+  // _make_datagram_transport: `address` is the connected peer's port, 0
+  // for an unconnected socket. The protocol must be a DatagramProtocol.
+  static PipeTransportPtr MakeDatagram(EventLoop& loop, PipeHandlePtr sock,
+                                       std::shared_ptr<DatagramProtocol> protocol,
+                                       uint16_t address = 0, FuturePtr<Void> waiter = nullptr,
+                                       std::map<std::string, std::string> extra = {});
   ~PipeTransport() override;  // ResourceWarning "unclosed transport"
   // __del__ and the cycle breaking of a collection (see Collectable).
   void Collect() override;
@@ -71,7 +92,8 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   void Close();
   bool IsClosing() const { return closing_; }
   const ProtocolPtr& protocol() const { return protocol_; }
-  void SetProtocol(ProtocolPtr p) { protocol_ = std::move(p); }
+  // A datagram transport's protocol must stay a DatagramProtocol.
+  void SetProtocol(ProtocolPtr p);
   std::string GetExtraInfo(const std::string& name) const;
   // ReadTransport
   bool IsReading() const { return !paused_ && !closing_; }
@@ -87,6 +109,11 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   size_t GetWriteBufferSize() const;
   void SetWriteBufferLimits(std::optional<size_t> high = std::nullopt,
                             std::optional<size_t> low = std::nullopt);
+
+  // DatagramTransport.sendto(data, addr): `port` 0 is None (the connected
+  // peer). Raises std::invalid_argument for another port on a connected
+  // transport, or no port on an unconnected one.
+  void SendTo(const std::string& data, uint16_t port = 0);
 
   Kind kind() const { return kind_; }
   PipeHandle* pipe() const { return sock_.get(); }
@@ -108,6 +135,12 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   void LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> data);
   // _ProactorWritePipeTransport
   void PipeClosed(FuturePtr<std::string> fut);
+  // _ProactorDatagramTransport
+  void LoopDatagramReading(std::shared_ptr<FutureBase> fut);
+  void LoopDatagramWriting(FuturePtr<DWORD> fut);
+  DatagramProtocol& datagram_protocol() const {
+    return static_cast<DatagramProtocol&>(*protocol_);
+  }
   // _FlowControlMixin
   void MaybePauseProtocol();
   void MaybeResumeProtocol();
@@ -134,6 +167,12 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   // resume must start reading again.
   std::shared_ptr<FutureBase> cancelled_on_pause_;
   bool reschedule_on_resume_ = false;
+  // _ProactorDatagramTransport: the peer's port when connected (_address),
+  // the queued (data, port) pairs (_buffer, a deque) and their size.
+  uint16_t address_ = 0;
+  std::deque<std::pair<std::string, uint16_t>> datagrams_;
+  size_t datagram_bytes_ = 0;
+  bool datagrams_dropped_ = false;  // _force_close() set _buffer to None
   size_t high_water_ = 64 * 1024;
   size_t low_water_ = 16 * 1024;
 };
