@@ -51,7 +51,7 @@ bool Has(const std::string& s, const char* needle) { return s.find(needle) != st
 // "<_ProactorDuplexPipeTransport ..." -> "DuplexPipeTransport"
 std::string TransportKind(const std::string& message) {
   for (const char* k : {"ReadPipeTransport", "WritePipeTransport", "DuplexPipeTransport",
-                        "WindowsSubprocessTransport"}) {
+                        "SocketTransport", "DatagramTransport", "WindowsSubprocessTransport"}) {
     if (Has(message, k)) return k;
   }
   return "transport";

@@ -20,6 +20,7 @@ extern const Scenario kEmpty;
 extern const Scenario kLoopRestart;
 extern const Scenario kSocketPauseResume;
 extern const Scenario kSocketPeerReset;
+extern const Scenario kDatagramEcho;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
@@ -27,7 +28,7 @@ const std::vector<Scenario>& AllScenarios() {
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
       kWaitStorm,       kEmpty,               kLoopRestart,
-      kSocketPauseResume, kSocketPeerReset,
+      kSocketPauseResume, kSocketPeerReset, kDatagramEcho,
   };
   return all;
 }

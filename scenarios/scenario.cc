@@ -60,6 +60,43 @@ void CheckedProtocol::ConnectionLost(std::exception_ptr exc) {
   transport.reset();
 }
 
+// ---------------------------------------------------- DatagramProtocol
+
+void CheckedDatagramProtocol::Violation(const std::string& what) {
+  oracles_.Order(what, name_ + ": " + what);
+}
+
+void CheckedDatagramProtocol::ConnectionMade(const proactor::PipeTransportPtr& t) {
+  Callback(name_, "connection_made()");
+  if (lost) Violation("connection_made-after-connection_lost");
+  if (made) Violation("connection_made-twice");
+  made = true;
+  transport = t;
+}
+
+void CheckedDatagramProtocol::DatagramReceived(const std::string& data, uint16_t from_port) {
+  Callback(name_, "datagram_received(" + std::to_string(data.size()) + " bytes)");
+  if (!made) Violation("datagram_received-before-connection_made");
+  if (lost) Violation("datagram_received-after-connection_lost");
+  received.push_back(data);
+  if (echo_ && transport != nullptr && !transport->IsClosing()) transport->SendTo(data, from_port);
+}
+
+void CheckedDatagramProtocol::ErrorReceived(std::exception_ptr exc) {
+  Callback(name_, "error_received" + Exc(exc));
+  if (!made) Violation("error_received-before-connection_made");
+  if (lost) Violation("error_received-after-connection_lost");
+  ++errors;
+}
+
+void CheckedDatagramProtocol::ConnectionLost(std::exception_ptr exc) {
+  Callback(name_, "connection_lost" + Exc(exc));
+  if (!made) Violation("connection_lost-before-connection_made");
+  if (lost) Violation("connection_lost-twice");
+  lost = true;
+  transport.reset();
+}
+
 // ------------------------------------------------- SubprocessProtocol
 
 void CheckedSubprocessProtocol::Violation(const std::string& what) {

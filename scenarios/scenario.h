@@ -88,6 +88,30 @@ class CheckedProtocol : public proactor::Protocol {
   bool echo_;
 };
 
+// The DatagramProtocol grammar: connection_made first and once; datagrams
+// and errors only while connected; connection_lost once and last. Keeps
+// the datagrams it received; may echo each to its sender.
+class CheckedDatagramProtocol : public proactor::DatagramProtocol {
+ public:
+  CheckedDatagramProtocol(Context& ctx, std::string name, bool echo = false)
+      : oracles_(ctx.oracles), name_(std::move(name)), echo_(echo) {}
+  void ConnectionMade(const proactor::PipeTransportPtr& t) override;
+  void DatagramReceived(const std::string& data, uint16_t from_port) override;
+  void ErrorReceived(std::exception_ptr exc) override;
+  void ConnectionLost(std::exception_ptr exc) override;
+
+  proactor::PipeTransportPtr transport;
+  std::vector<std::string> received;
+  int errors = 0;
+  bool made = false, lost = false;
+
+ private:
+  void Violation(const std::string& what);
+  Oracles& oracles_;
+  std::string name_;
+  bool echo_;
+};
+
 // The SubprocessProtocol grammar: connection_made first and once; pipe
 // events and process_exited (at most once) in between; connection_lost
 // once and last. Closes its transport at the end, as a user must.

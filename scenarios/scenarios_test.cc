@@ -57,6 +57,8 @@ const BugCase kBugCases[] = {
     {"subprocess-cancel-start", "post-init-leak", 0, Verdict::kLeak,
      "leak:unclosed:WritePipeTransport"},
     {"socket-peer-reset", "bpo-32710", 7, Verdict::kLeak, "leak:buffer:WSASend"},
+    {"datagram-echo", "gh-127057", 7, Verdict::kDataLoss, "data-loss:server->client"},
+    {"datagram-echo", "gh-156920", 0, Verdict::kLeak, "leak:unclosed:DatagramTransport"},
 };
 
 TEST_CASE("Each bug scenario reaches its verdict with its quirk on, and is clean without") {
@@ -196,9 +198,10 @@ TEST_CASE("Clean with today's proactor: wait-storm") { CleanSweep("wait-storm");
 TEST_CASE("Clean with today's proactor: empty") { CleanSweep("empty"); }
 TEST_CASE("Clean with today's proactor: loop-restart") { CleanSweep("loop-restart"); }
 TEST_CASE("Clean with today's proactor: socket-peer-reset") { CleanSweep("socket-peer-reset"); }
+TEST_CASE("Clean with today's proactor: datagram-echo") { CleanSweep("datagram-echo"); }
 
 TEST_CASE("Every scenario is in the sweep, and every bug id of the proactor quirks has a scenario") {
-  CHECK(AllScenarios().size() == 17);
+  CHECK(AllScenarios().size() == 18);
   for (size_t i = 0; i < static_cast<size_t>(Quirk::kCount); ++i) {
     std::string id = proactor::QuirkId(static_cast<Quirk>(i));
     bool covered = false;

@@ -28,7 +28,7 @@ void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
   Record r{&f, now_ns, thread, static_cast<uint8_t>(values.size()), {}, {}, nullptr, op};
   int i = 0;
   for (uint64_t v : values) {
-    SIM_TRACE_CHECK(i < 6);
+    SIM_TRACE_CHECK(i < 7);
     r.values[i++] = v;
   }
   records_.push_back(std::move(r));

@@ -1,7 +1,7 @@
 // The kernel's event trace and its 64-bit digest.
 //
 // Each record is a format (a static TraceFormat: the call or event name and
-// how to print its values) plus up to six integers, the virtual time and
+// how to print its values) plus up to seven integers, the virtual time and
 // the simulated thread. The digest folds in the integers only, so it costs
 // a few multiplies per record and is identical across compilers and
 // sanitizers; the text is rendered only when the trace is kept. Objects are
@@ -75,7 +75,7 @@ class Trace {
     int64_t now_ns;
     uint32_t thread;
     uint8_t n;
-    uint64_t values[6];
+    uint64_t values[7];
     std::string note;
     const char* category = nullptr;  // a note's
     uint32_t op = 0;                 // a note's, or the trace-only op of a record
