@@ -161,6 +161,13 @@ TEST_CASE("A run is deterministic: the same seed gives the same verdict and dige
     ScenarioResult b = RunWith(s.name, Profile(), 7);
     CHECK(a.run.digest == b.run.digest);
     CHECK(a.verdict.signature == b.verdict.signature);
+    // Keeping the trace (--trace, reports) changes nothing either.
+    PrngSource prng(7);
+    RunOptions traced;
+    traced.trace = true;
+    ScenarioResult c = RunScenario(s, Profile(), prng, traced);
+    CHECK(c.run.digest == a.run.digest);
+    CHECK(c.verdict.signature == a.verdict.signature);
   }
 }
 
