@@ -21,6 +21,7 @@ extern const Scenario kLoopRestart;
 extern const Scenario kSocketPauseResume;
 extern const Scenario kSocketPeerReset;
 extern const Scenario kDatagramEcho;
+extern const Scenario kSocketEchoStorm;
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
@@ -28,7 +29,7 @@ const std::vector<Scenario>& AllScenarios() {
       kServingPipeClose, kSyncCompletion,     kConnectPipeBusy,        kWaitCancel,
       kSubprocessEarlyExit, kSubprocessCancelStart, kSubprocessOutput, kCloseAllPending,
       kWaitStorm,       kEmpty,               kLoopRestart,
-      kSocketPauseResume, kSocketPeerReset, kDatagramEcho,
+      kSocketPauseResume, kSocketPeerReset, kDatagramEcho, kSocketEchoStorm,
   };
   return all;
 }

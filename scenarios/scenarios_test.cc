@@ -206,9 +206,10 @@ TEST_CASE("Clean with today's proactor: empty") { CleanSweep("empty"); }
 TEST_CASE("Clean with today's proactor: loop-restart") { CleanSweep("loop-restart"); }
 TEST_CASE("Clean with today's proactor: socket-peer-reset") { CleanSweep("socket-peer-reset"); }
 TEST_CASE("Clean with today's proactor: datagram-echo") { CleanSweep("datagram-echo"); }
+TEST_CASE("Clean with today's proactor: socket-echo-storm") { CleanSweep("socket-echo-storm"); }
 
 TEST_CASE("Every scenario is in the sweep, and every bug id of the proactor quirks has a scenario") {
-  CHECK(AllScenarios().size() == 18);
+  CHECK(AllScenarios().size() == 19);
   for (size_t i = 0; i < static_cast<size_t>(Quirk::kCount); ++i) {
     std::string id = proactor::QuirkId(static_cast<Quirk>(i));
     bool covered = false;
