@@ -60,6 +60,17 @@ void CheckedProtocol::ConnectionLost(std::exception_ptr exc) {
   transport.reset();
 }
 
+void PausingProtocol::DataReceived(const std::string& data) {
+  CheckedProtocol::DataReceived(data);
+  if (until_ > 0 && received.size() >= until_) return;
+  if (transport == nullptr || transport->IsClosing()) return;
+  transport->PauseReading();
+  std::weak_ptr<proactor::PipeTransport> t = transport;
+  loop_.CallLater(delay_, [t] {
+    if (auto s = t.lock()) s->ResumeReading();
+  });
+}
+
 // ---------------------------------------------------- DatagramProtocol
 
 void CheckedDatagramProtocol::Violation(const std::string& what) {

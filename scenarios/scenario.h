@@ -88,6 +88,22 @@ class CheckedProtocol : public proactor::Protocol {
   bool echo_;
 };
 
+// A CheckedProtocol that pauses reading after each chunk and resumes
+// `delay` seconds later (call_later), until `until` bytes are in (0: to the
+// end).
+class PausingProtocol : public CheckedProtocol {
+ public:
+  PausingProtocol(Context& ctx, std::string name, double delay, bool echo = false,
+                  size_t until = 0)
+      : CheckedProtocol(ctx, std::move(name), echo), loop_(ctx.loop), delay_(delay), until_(until) {}
+  void DataReceived(const std::string& data) override;
+
+ private:
+  proactor::EventLoop& loop_;
+  double delay_;
+  size_t until_;
+};
+
 // The DatagramProtocol grammar: connection_made first and once; datagrams
 // and errors only while connected; connection_lost once and last. Keeps
 // the datagrams it received; may echo each to its sender.

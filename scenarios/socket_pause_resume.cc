@@ -8,26 +8,6 @@ namespace {
 
 using namespace proactor;
 
-// Pauses reading after each chunk; resumes after `delay` seconds.
-class PausingProtocol : public CheckedProtocol {
- public:
-  PausingProtocol(Context& ctx, std::string name, double delay)
-      : CheckedProtocol(ctx, std::move(name)), loop_(ctx.loop), delay_(delay) {}
-  void DataReceived(const std::string& data) override {
-    CheckedProtocol::DataReceived(data);
-    if (transport == nullptr || transport->IsClosing()) return;
-    transport->PauseReading();
-    std::weak_ptr<PipeTransport> t = transport;
-    loop_.CallLater(delay_, [t] {
-      if (auto s = t.lock()) s->ResumeReading();
-    });
-  }
-
- private:
-  EventLoop& loop_;
-  double delay_;
-};
-
 Coro<Void> Main(Context& ctx) {
   EventLoop& loop = ctx.loop;
   double delay = 0.001 * ctx.Param("resume after: 0 | 1 | 2 ms", 3);
