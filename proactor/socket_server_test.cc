@@ -54,6 +54,29 @@ TEST_CASE("create_server and create_connection: an echo, then both ends close") 
   }));
 }
 
+TEST_CASE("set_protocol: a socket transport's data and connection_lost go to the new protocol") {
+  CheckClean(RunLoop([](EventLoop& loop) {
+    auto first = std::make_shared<Recorder>();
+    auto second = std::make_shared<Recorder>();
+    SocketServerPtr server = CreateServer(loop, [first]() -> ProtocolPtr { return first; });
+    auto client = std::make_shared<Recorder>();
+    SocketProtocolFactory factory = [client]() -> ProtocolPtr { return client; };
+    PipeTransportPtr t = loop.RunUntilComplete(CreateConnection(loop, factory, server->port()));
+    t->Write("one");
+    RunUntil(loop, [&] { return first->data == "one"; });
+    first->transport->SetProtocol(second);
+    second->transport = first->transport;
+    t->Write("two");
+    t->Close();
+    RunUntil(loop, [&] { return second->Lost() && client->Lost(); });
+    CHECK(first->events == std::vector<std::string>{"made", "data:one"});
+    CHECK(second->events == std::vector<std::string>{"data:two", "eof", "lost"});
+    first->transport = nullptr;
+    server->Close();
+    loop.RunUntilComplete(Sleep(loop, 0.01));
+  }));
+}
+
 Coro<std::string> SockRoundTrip(EventLoop& loop) {
   SocketPtr l = Socket::Make(loop, Socket::Type::kStream);
   l->Bind(0);
@@ -147,6 +170,7 @@ TEST_CASE("A datagram transport rejects another address when connected, and need
     PipeTransportPtr t = loop.RunUntilComplete(CreateDatagramEndpoint(loop, f, std::nullopt, 9));
     CHECK_THROWS_AS(t->SendTo("x", 10), std::invalid_argument);
     CHECK_THROWS_AS(t->Write("x"), std::logic_error);
+    CHECK_THROWS_AS(t->SetProtocol(std::make_shared<Recorder>()), std::invalid_argument);
     t->Close();
     PipeTransportPtr u = loop.RunUntilComplete(CreateDatagramEndpoint(loop, f, 0));
     CHECK_THROWS_AS(u->SendTo("x"), std::invalid_argument);
