@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proactor/errors.h"
@@ -220,6 +221,9 @@ void Overlapped::LeakBufferIfQuirk(const char* call) {
   // (the bytes object's reference) was never released (fixed by a234e148
   // for WSASend, 5485085b for the reads).
   if (!loop_.profile().Has(Quirk::kBpo32710)) return;
+  // WSARecvFrom and WSASendTo came with UDP support (bpo-29883, 3.8), after
+  // both fixes: they never had the leak.
+  if (std::string_view(call) == "WSARecvFrom" || std::string_view(call) == "WSASendTo") return;
   if (!buffer_.empty()) {
     size_t n = buffer_.size();
     loop_.KeepLeakedBuffer(
