@@ -49,6 +49,14 @@ SOCKET Listener() {
   return l;
 }
 
+// A TCP socket connected (plain connect()) to the listener `l`.
+SOCKET ConnectedTo(SOCKET l) {
+  SOCKET c = Tcp();
+  sockaddr_in to = Loopback(PortOf(l));
+  CHECK(connect(c, Sa(to), sizeof to) == 0);
+  return c;
+}
+
 struct TcpPair {
   SOCKET client;
   SOCKET server;
@@ -59,9 +67,7 @@ struct TcpPair {
 // the listener.
 TcpPair SocketPair() {
   SOCKET l = Listener();
-  SOCKET c = Tcp();
-  sockaddr_in to = Loopback(PortOf(l));
-  CHECK(connect(c, Sa(to), sizeof to) == 0);
+  SOCKET c = ConnectedTo(l);
   SOCKET s = accept(l, nullptr, nullptr);
   CHECK(s != INVALID_SOCKET);
   closesocket(l);
@@ -274,9 +280,7 @@ TEST_CASE("AcceptEx completes with the listener's key; the socket needs SO_UPDAT
     CHECK_FALSE(AcceptEx(l, a, addresses, 0, sizeof(sockaddr_in) + 16, sizeof(sockaddr_in) + 16,
                          &n, &ov));
     CHECK(WSAGetLastError() == static_cast<int>(WSA_IO_PENDING));
-    SOCKET c = Tcp();
-    sockaddr_in to = Loopback(PortOf(l));
-    CHECK(connect(c, Sa(to), sizeof to) == 0);
+    SOCKET c = ConnectedTo(l);
     testing::Dequeued d = Dequeue(port, 100);
     CHECK(d.ok);
     CHECK(d.key == 11);
@@ -305,9 +309,7 @@ TEST_CASE("Data sent before AcceptEx completes is there for the accepted socket"
     HANDLE port = NewPort();
     SOCKET l = Listener();
     Associate(l, port, 11);
-    SOCKET c = Tcp();
-    sockaddr_in to = Loopback(PortOf(l));
-    CHECK(connect(c, Sa(to), sizeof to) == 0);
+    SOCKET c = ConnectedTo(l);
     OVERLAPPED send_ov{};
     CHECK(Send(c, "early", &send_ov) == 0);
     closesocket(c);
