@@ -1,7 +1,8 @@
 // The scenarios as a Windows executable (the mingw preset): one scenario's
-// canonical program -- its parameters at option 0, under today's proactor
-// (profile `current`) -- on the real Win32 API, under Wine here or on
-// Windows. It prints the protocol callbacks grouped by object, the lines
+// canonical program -- its parameters at option 0 unless given, under
+// today's proactor (profile `current`) unless another is named -- on the
+// real Win32 API, under Wine
+// here or on Windows. It prints the protocol callbacks grouped by object, the lines
 // `iocpsim protocol SCENARIO` prints for the virtual kernel's canonical run;
 // scripts/wine-check compares the two for every scenario whose protocol
 // events do not depend on the schedule.
@@ -13,8 +14,12 @@
 // program of that name.
 //
 //   build/mingw/scenarios/scenario_runner.exe subprocess-output
+//   build/mingw/scenarios/scenario_runner.exe socket-pause-resume 2   # first parameter: option 2
+//   build/mingw/scenarios/scenario_runner.exe --profile cpython-3.12.3 datagram-echo
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,10 +41,10 @@ std::string ProgramName(const char* argv0) {
   return name;
 }
 
-int RunOne(const iocpsim::scenarios::Scenario& s) {
+int RunOne(const iocpsim::scenarios::Scenario& s, const iocpsim::proactor::Profile& profile) {
   using namespace iocpsim;
   scenarios::Oracles oracles;
-  scenarios::RunBody(s, proactor::Profile::Current(), oracles);
+  scenarios::RunBody(s, profile, oracles);
   std::vector<std::string>& events = ProtocolLog();
   scenarios::GroupByObject(events);
   for (const std::string& e : events) std::printf("protocol %s\n", e.c_str());
@@ -63,14 +68,36 @@ int main(int argc, char** argv) {
   if (child != children.end()) {
     return static_cast<int>(child->second(std::vector<std::string>(argv, argv + argc)));
   }
-  if (argc != 2) {
-    std::fprintf(stderr, "scenario_runner: usage: scenario_runner SCENARIO\n");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  iocpsim::proactor::Profile profile = iocpsim::proactor::Profile::Current();
+  if (args.size() >= 2 && args[0] == "--profile") {
+    std::optional<iocpsim::proactor::Profile> p = iocpsim::proactor::Profile::Named(args[1]);
+    if (!p) {
+      std::fprintf(stderr, "scenario_runner: --profile: unknown profile '%s'\n", args[1].c_str());
+      return 2;
+    }
+    profile = *p;
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.empty()) {
+    std::fprintf(stderr,
+                 "scenario_runner: usage: scenario_runner [--profile P] SCENARIO [PARAMETER...]\n");
     return 2;
   }
-  const iocpsim::scenarios::Scenario* s = iocpsim::scenarios::FindScenario(argv[1]);
+  for (size_t i = 1; i < args.size(); ++i) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(args[i].c_str(), &end, 10);
+    if (end == args[i].c_str() || *end != '\0' || v > 255) {
+      std::fprintf(stderr, "scenario_runner: parameter %zu: '%s' is not an option number\n", i,
+                   args[i].c_str());
+      return 2;
+    }
+    iocpsim::ParamValues().push_back(static_cast<uint32_t>(v));
+  }
+  const iocpsim::scenarios::Scenario* s = iocpsim::scenarios::FindScenario(args[0]);
   if (s == nullptr) {
-    std::fprintf(stderr, "scenario_runner: unknown scenario '%s'\n", argv[1]);
+    std::fprintf(stderr, "scenario_runner: unknown scenario '%s'\n", args[0].c_str());
     return 2;
   }
-  return RunOne(*s);
+  return RunOne(*s, profile);
 }

@@ -18,9 +18,21 @@ namespace iocpsim {
 // As in choice.h.
 enum class ChoiceKind : uint8_t { kSchedule, kSync, kCancelRace, kTime, kExit, kParam };
 
-// The canonical option: a scenario's smallest parameters, a child that
-// does what it says.
-inline uint32_t Choose(ChoiceKind, uint32_t, std::string_view) { return 0; }
+// Parameters given to the runner (scenario_runner SCENARIO V...), in the
+// order the scenario asks for them.
+inline std::vector<uint32_t>& ParamValues() {
+  static auto* values = new std::vector<uint32_t>;
+  return *values;
+}
+
+// The canonical option -- a child that does what it says -- except for the
+// parameters given (out of range: 0).
+inline uint32_t Choose(ChoiceKind kind, uint32_t n, std::string_view) {
+  static size_t next = 0;
+  if (kind != ChoiceKind::kParam || next >= ParamValues().size()) return 0;
+  uint32_t v = ParamValues()[next++];
+  return v < n ? v : 0;
+}
 
 // Protocol callbacks are the events compared with the virtual kernel's
 // canonical run: kept in ProtocolLog(); the other annotations are dropped.
