@@ -1,8 +1,9 @@
 // How a libFuzzer input drives a run: byte 0 picks the scenario (its index
 // in the table, modulo the count; the `current` target skips the canary,
-// index 0), byte 1 the profile (modulo: current, cpython-3.4.2,
-// cpython-3.4.1, cpython-3.12.2, cpython-3.7.0b5; the `current` target
-// ignores it and uses current), and the rest is the choice stream (FuzzBytesSource: one byte
+// index 0), byte 1 the profile (modulo, in Profile::Names() order: current,
+// cpython-3.4.2, cpython-3.4.1, cpython-3.12.2, cpython-3.7.0b5,
+// cpython-3.12.3; the `current` target ignores it and uses current), and
+// the rest is the choice stream (FuzzBytesSource: one byte
 // per choice of up to 256 options, two above; an exhausted input answers
 // 0, the canonical option). The empty input is the canonical run of the
 // first scenario.
