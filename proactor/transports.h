@@ -116,6 +116,8 @@ class PipeTransport : public std::enable_shared_from_this<PipeTransport>, public
   void SendTo(const std::string& data, uint16_t port = 0);
 
   Kind kind() const { return kind_; }
+  // For checks: a receive is in flight (_read_fut is not None).
+  bool read_pending() const { return read_fut_ != nullptr; }
   PipeHandle* pipe() const { return sock_.get(); }
   std::string Describe() const;
 
