@@ -76,6 +76,14 @@ int Finish(Kernel& k, BOOL ok) {
 
 DWORD LastError(Kernel& k, int r) { return r == 0 ? 0 : k.current()->last_error; }
 
+// A call's return for WSA error `e`: 0, or SOCKET_ERROR with
+// WSAGetLastError() == e.
+int Result(Kernel& k, DWORD e) {
+  if (e == 0) return 0;
+  k.SetError(e);
+  return SOCKET_ERROR;
+}
+
 void NotModelled(const char* what) {
   iocpsim::HarnessBug(__FILE__, __LINE__, what);
 }
@@ -145,8 +153,7 @@ int WINAPI bind(SOCKET s, const sockaddr* name, int name_length) {
   if (e == 0) e = iocpsim::ParseAddress(name, name_length, true, &port);
   if (e == 0 && (so->port != 0 || so->state != SockState::kOpen)) e = WSAEINVAL;
   if (e == 0) e = iocpsim::BindTo(k, so, port);
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kBindFmt, {static_cast<uint64_t>(s), port, r == 0, e});
   return r;
 }
@@ -163,10 +170,8 @@ int WINAPI listen(SOCKET s, int backlog) {
     // (MS:listen); 200 is Windows' choice for SOMAXCONN.
     so->backlog = backlog <= 0 ? 1 : std::min(backlog, 200);
     so->state = SockState::kListening;
-  } else {
-    k.SetError(e);
   }
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kListenFmt, {static_cast<uint64_t>(s), r == 0, e});
   return r;
 }
@@ -231,8 +236,7 @@ int WINAPI connect(SOCKET s, const sockaddr* name, int name_length) {
       }
     }
   }
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kConnectFmt, {static_cast<uint64_t>(s), port, r == 0, e});
   return r;
 }
@@ -243,8 +247,7 @@ int WINAPI closesocket(SOCKET s) {
   Socket* so = LookupSocket(k, s);
   DWORD e = so == nullptr ? k.current()->last_error : 0;
   if (e == 0) k.CloseIn(k.current_process(), AsHandle(s));
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kCloseFmt, {static_cast<uint64_t>(s), r == 0, e});
   return r;
 }
@@ -267,10 +270,8 @@ int WINAPI shutdown(SOCKET s, int how) {
       }
     }
     if (how != SD_SEND) so->shut_recv = true;
-  } else {
-    k.SetError(e);
   }
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kShutdownFmt, {static_cast<uint64_t>(s), static_cast<uint64_t>(how), r == 0, e});
   return r;
 }
@@ -305,8 +306,7 @@ int WINAPI setsockopt(SOCKET s, int level, int name, const char* value, int leng
     if (e == 0) so->needs_context = false;
   }
   // Other options are accepted and have no effect here.
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kSetOptFmt, {static_cast<uint64_t>(s), static_cast<uint64_t>(level),
                                static_cast<uint64_t>(name), r == 0, e});
   return r;
@@ -327,8 +327,7 @@ int WINAPI getsockopt(SOCKET s, int level, int name, char* value, int* length) {
       e = WSAENOPROTOOPT;
     }
   }
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kGetOptFmt, {static_cast<uint64_t>(s), static_cast<uint64_t>(level),
                                static_cast<uint64_t>(name), r == 0, e});
   return r;
@@ -360,10 +359,8 @@ int NameOf(SOCKET s, sockaddr* name, int* length, bool peer) {
   if (e == 0) {
     iocpsim::WriteAddress(name, port);
     *length = sizeof(sockaddr_in);
-  } else {
-    k.SetError(e);
   }
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(peer ? iocpsim::kPeerFmt : iocpsim::kNameFmt,
          {static_cast<uint64_t>(s), r == 0, e == 0 ? port : 0u, e});
   return r;
@@ -401,8 +398,7 @@ int WINAPI WSAIoctl(SOCKET s, DWORD code, LPVOID in, DWORD in_length, LPVOID out
       if (returned != nullptr) *returned = sizeof fn;
     }
   }
-  if (e != 0) k.SetError(e);
-  int r = e == 0 ? 0 : SOCKET_ERROR;
+  int r = Result(k, e);
   k.Emit(iocpsim::kIoctlFmt, {static_cast<uint64_t>(s), code, r == 0, e});
   return r;
 }
