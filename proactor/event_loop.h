@@ -48,13 +48,23 @@ class Collectable {
 // A callback scheduled on the loop (asyncio.Handle / TimerHandle).
 class Handle {
  public:
-  void Cancel() { cancelled_ = true; fn_ = nullptr; }
+  void Cancel() {
+    cancelled_ = true;
+    fn_ = nullptr;
+    done_fn_ = nullptr;
+    future_ = nullptr;
+  }
   bool cancelled() const { return cancelled_; }
   double when() const { return when_; }
 
  private:
   friend class EventLoop;
   std::function<void()> fn_;
+  // Or a future's done callback with its argument, as futures.py schedules
+  // it (call_soon(callback, self)): kept apart rather than bound in one
+  // closure, which would cost an allocation per callback.
+  FutureBase::Callback done_fn_;
+  std::shared_ptr<FutureBase> future_;
   bool cancelled_ = false;
   double when_ = 0;
   uint64_t seq_ = 0;
@@ -91,6 +101,8 @@ class EventLoop {
   // sites) that must not make Win32 calls, which are scheduling points.
   double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
+  // call_soon(fn, future): how a future schedules its done callbacks.
+  HandlePtr CallSoon(FutureBase::Callback fn, std::shared_ptr<FutureBase> future);
   // call_soon_threadsafe(): from another (simulated) thread; wakes the
   // loop through the self-pipe (a loop without one is woken by nothing).
   HandlePtr CallSoonThreadsafe(std::function<void()> fn);

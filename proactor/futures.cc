@@ -38,7 +38,7 @@ std::exception_ptr FutureBase::exception() {
 
 void FutureBase::AddDoneCallbackBase(Callback fn) {
   if (done()) {
-    loop_.CallSoon([fn = std::move(fn), self = shared_from_this()] { RunCallback(fn, self); });
+    loop_.CallSoon(std::move(fn), shared_from_this());
     return;
   }
   callbacks_.push_back(std::move(fn));
@@ -62,7 +62,7 @@ void FutureBase::ScheduleCallbacks() {
   if (callbacks.empty()) return;
   std::shared_ptr<FutureBase> self = shared_from_this();
   for (Callback& fn : callbacks) {
-    loop_.CallSoon([fn = std::move(fn), self] { RunCallback(fn, self); });
+    loop_.CallSoon(std::move(fn), self);
   }
 }
 

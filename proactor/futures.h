@@ -72,6 +72,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception_;
 
  private:
+  friend class EventLoop;  // runs the callbacks it was given (RunCallback)
   void ScheduleCallbacks();
   static void RunCallback(const Callback& fn, const std::shared_ptr<FutureBase>& self);
   EventLoop& loop_;

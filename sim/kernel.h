@@ -20,13 +20,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <boost/container/deque.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "sim/choice.h"
@@ -45,6 +46,13 @@
 namespace iocpsim {
 
 [[noreturn]] void HarnessBug(const char* file, int line, const char* what);
+
+// The kernel's queues. Boost's deque allocates nothing until the first
+// element, where libstdc++'s allocates a map and a block when constructed:
+// a run makes sockets, ports and pipes by the dozen and most queues stay
+// empty (reports/bench.md: allocations per run).
+template <class T>
+using Deque = boost::container::deque<T>;
 
 using Time = int64_t;  // virtual nanoseconds
 inline constexpr Time kMs = 1'000'000;
@@ -96,7 +104,7 @@ struct Port : Object {
   Port() : Object(ObjType::kPort) {}
   std::string Describe() const override { return "port"; }
   void LastHandleClosed(Kernel& k) override;
-  std::deque<Packet> queue;
+  Deque<Packet> queue;
   size_t reserved = 0;  // packets promised to released waiters
   bool closed = false;
 };
@@ -396,7 +404,7 @@ class Kernel {
   std::vector<std::unique_ptr<Object>> objects_;
   std::vector<Process*> processes_;
   std::vector<Thread*> threads_;
-  std::deque<Ready> ready_;
+  Deque<Ready> ready_;
   std::set<Timer> timers_;
   std::map<uint64_t, std::function<void()>> timer_fns_;
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
