@@ -41,7 +41,11 @@ void FutureBase::AddDoneCallbackBase(Callback fn) {
     loop_.CallSoon(std::move(fn), shared_from_this());
     return;
   }
-  callbacks_.push_back(std::move(fn));
+  if (first_callback_ == nullptr) {
+    first_callback_ = std::move(fn);
+  } else {
+    callbacks_.push_back(std::move(fn));
+  }
 }
 
 void FutureBase::RaiseUnlessResult() {
@@ -57,10 +61,13 @@ void FutureBase::MarkFinished() {
 }
 
 void FutureBase::ScheduleCallbacks() {
+  if (first_callback_ == nullptr) return;
+  Callback first = std::move(first_callback_);
+  first_callback_ = nullptr;
   std::vector<Callback> callbacks = std::move(callbacks_);
   callbacks_.clear();
-  if (callbacks.empty()) return;
   std::shared_ptr<FutureBase> self = shared_from_this();
+  loop_.CallSoon(std::move(first), self);
   for (Callback& fn : callbacks) {
     loop_.CallSoon(std::move(fn), self);
   }

@@ -78,6 +78,9 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   EventLoop& loop_;
   uint64_t id_;
   bool exception_retrieved_ = false;
+  // The done callbacks, in order: the first (most futures get only one)
+  // without an allocation, then the rest.
+  Callback first_callback_;
   std::vector<Callback> callbacks_;
 };
 

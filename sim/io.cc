@@ -280,7 +280,7 @@ BOOL Kernel::FinishIssue(Op* op, LPDWORD transferred) {
 }
 
 void Kernel::Kick(File* f) {
-  for (Op* op : std::vector<Op*>(f->ops)) {
+  for (Op* op : f->ops) {  // Ready() and Enable() leave f->ops alone
     if (!op->pending || op->ready_enabled || op->sync_issue) continue;
     if (f->Ready(op) == File::Readiness::kNo) continue;
     auto e = std::make_unique<KEvent>();
@@ -326,7 +326,7 @@ void Kernel::RequestCancel(Op* op) {
 }
 
 void Kernel::AbortAll(File* f, NTSTATUS status) {
-  for (Op* op : std::vector<Op*>(f->ops)) {
+  for (Op* op : f->ops) {  // Ready() and Enable() leave f->ops alone
     if (op->pending) CompleteOp(op, status, 0);
   }
 }

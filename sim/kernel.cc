@@ -222,7 +222,7 @@ void Kernel::Schedule() {
     }
     if (time_ok && Choose(ChoiceKind::kTime, 2, [&] {
           return absl::StrCat("run ready items | let time pass to ",
-                              timers_.begin()->at / kMs, " ms");
+                              timers_.begin()->first.at / kMs, " ms");
         }) == 1) {
       AdvanceTime();
       continue;
@@ -367,33 +367,31 @@ void Kernel::Stop(Outcome outcome, std::string message) {
 
 uint64_t Kernel::AddTimer(Time at, std::function<void()> fire) {
   uint64_t id = ++next_timer_id_;
-  timers_.insert({at, id});
-  timer_fns_.emplace(id, std::move(fire));
+  timers_.emplace(Timer{at, id}, std::move(fire));
   return id;
 }
 
 void Kernel::CancelTimer(uint64_t id) {
-  auto it = std::find_if(timers_.begin(), timers_.end(), [id](const Timer& t) { return t.id == id; });
+  auto it = std::find_if(timers_.begin(), timers_.end(),
+                         [id](const auto& entry) { return entry.first.id == id; });
   if (it != timers_.end()) timers_.erase(it);
-  timer_fns_.erase(id);
 }
 
 bool Kernel::CanAdvanceTime() const {
   if (timers_.empty()) return false;
   if (ready_.empty()) return true;
   // Nothing ready may be starved past the I/O latency bound.
-  return timers_.begin()->at <= ready_.front().since + options_.io_latency_ms_max * kMs;
+  return timers_.begin()->first.at <= ready_.front().since + options_.io_latency_ms_max * kMs;
 }
 
 void Kernel::AdvanceTime() {
-  Timer first = *timers_.begin();
+  Timer first = timers_.begin()->first;
   if (first.at > options_.deadline_ms * kMs) {
     Stop(Outcome::kDeadline, absl::StrCat("virtual deadline of ", options_.deadline_ms,
                                           " ms passed with the program still waiting"));
   }
+  auto fn = std::move(timers_.begin()->second);
   timers_.erase(timers_.begin());
-  auto fn = std::move(timer_fns_[first.id]);
-  timer_fns_.erase(first.id);
   if (first.at > now_) {
     now_ = first.at;
     Emit(kTimeFmt, {static_cast<uint64_t>(now_)});

@@ -23,12 +23,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <boost/container/deque.hpp>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "sim/choice.h"
 #include "sim/fiber.h"
@@ -405,10 +405,9 @@ class Kernel {
   std::vector<Process*> processes_;
   std::vector<Thread*> threads_;
   Deque<Ready> ready_;
-  std::set<Timer> timers_;
-  std::map<uint64_t, std::function<void()>> timer_fns_;
+  std::map<Timer, std::function<void()>> timers_;  // in the order they fire
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
-  std::map<uint32_t, Op*> live_ops_;                   // by id, for ordered reports
+  absl::btree_map<uint32_t, Op*> live_ops_;            // by id, for ordered reports
  public:
   // With the trace kept: the last op issued at each OVERLAPPED address.
   absl::flat_hash_map<const OVERLAPPED*, uint32_t> last_op_at;  // lookup only
