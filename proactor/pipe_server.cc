@@ -64,6 +64,10 @@ class PipeAcceptLoop : public std::enable_shared_from_this<PipeAcceptLoop> {
     std::shared_ptr<PipeServer> server = server_.lock();
     try {
       if (server == nullptr) return;  // the server object is gone
+      // f.result() raising CancelledError (the server was closed) ends the
+      // loop: asked, not caught, since a C++ throw would cost more than the
+      // rest of this step.
+      if (f != nullptr && f->cancelled()) return;
       if (f != nullptr) {
         pipe = f->Result();
         server->Discard(pipe);

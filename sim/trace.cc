@@ -18,9 +18,7 @@ namespace iocpsim {
 void Trace::Emit(const TraceFormat& f, int64_t now_ns, uint32_t thread,
                  std::initializer_list<uint64_t> values, uint32_t op) {
   ++count_;
-  uint64_t name_hash = 0;
-  for (const char* c = f.name; *c; ++c) name_hash = name_hash * 131 + static_cast<uint8_t>(*c);
-  Fold(name_hash);
+  Fold(f.name_hash);
   Fold(static_cast<uint64_t>(now_ns));
   Fold(thread);
   for (uint64_t v : values) Fold(v);

@@ -24,8 +24,17 @@ namespace iocpsim {
 // %p pid, %u unsigned, %x hex, %b TRUE/FALSE, %e Win32 error name,
 // %s NTSTATUS name, %k choice kind, %y operation type.
 struct TraceFormat {
+  constexpr TraceFormat(const char* n, const char* f) : name(n), format(f), name_hash(Hash(n)) {}
   const char* name;
   const char* format;
+  uint64_t name_hash;  // what the digest folds in for the name: made once, not per record
+
+ private:
+  static constexpr uint64_t Hash(const char* c) {
+    uint64_t h = 0;
+    for (; *c; ++c) h = h * 131 + static_cast<uint8_t>(*c);
+    return h;
+  }
 };
 
 // Trace-only ids of posted packets start here (ov#N ids stay below it):
