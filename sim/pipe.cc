@@ -115,14 +115,19 @@ PipeNamespace& Names(Kernel& k) {
 }
 
 std::string Narrow(LPCWSTR w) {
-  std::string s;
-  for (; w != nullptr && *w; ++w) s += *w < 128 ? static_cast<char>(*w) : '?';
+  size_t n = 0;
+  while (w != nullptr && w[n]) ++n;
+  std::string s(n, '?');
+  for (size_t i = 0; i < n; ++i) {
+    if (w[i] < 128) s[i] = static_cast<char>(w[i]);
+  }
   return s;
 }
 
 // "\\.\pipe\NAME", case-insensitive; empty when not a pipe name.
 std::string PipeKey(LPCWSTR name) {
-  std::string s = absl::AsciiStrToLower(Narrow(name));
+  std::string s = Narrow(name);
+  absl::AsciiStrToLower(&s);
   const std::string prefix = "\\\\.\\pipe\\";
   if (s.size() <= prefix.size() || s.compare(0, prefix.size(), prefix) != 0) return "";
   return s;
