@@ -289,8 +289,9 @@ void Kernel::Kick(File* f) {
     e->describe = [](const KEvent& ev) {
       return absl::StrCat("complete ov#", ev.subject, " ", OpTypeName(ev.op->type));
     };
-    e->fire = [this, op, f] {
+    e->fire = [this, op] {  // two pointers: std::function keeps them without allocating
       if (!op->pending) return;
+      File* f = op->file;
       if (f->Ready(op) != File::Readiness::kNo) f->Perform(*this, op);  // may release op
       Kick(f);
     };

@@ -20,13 +20,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/container/deque.hpp>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,13 +45,6 @@
 namespace iocpsim {
 
 [[noreturn]] void HarnessBug(const char* file, int line, const char* what);
-
-// The kernel's queues. Boost's deque allocates nothing until the first
-// element, where libstdc++'s allocates a map and a block when constructed:
-// a run makes sockets, ports and pipes by the dozen and most queues stay
-// empty (reports/bench.md: allocations per run).
-template <class T>
-using Deque = boost::container::deque<T>;
 
 using Time = int64_t;  // virtual nanoseconds
 inline constexpr Time kMs = 1'000'000;
@@ -104,7 +96,7 @@ struct Port : Object {
   Port() : Object(ObjType::kPort) {}
   std::string Describe() const override { return "port"; }
   void LastHandleClosed(Kernel& k) override;
-  Deque<Packet> queue;
+  std::deque<Packet> queue;
   size_t reserved = 0;  // packets promised to released waiters
   bool closed = false;
 };
@@ -404,7 +396,7 @@ class Kernel {
   std::vector<std::unique_ptr<Object>> objects_;
   std::vector<Process*> processes_;
   std::vector<Thread*> threads_;
-  Deque<Ready> ready_;
+  std::deque<Ready> ready_;
   std::map<Timer, std::function<void()>> timers_;  // in the order they fire
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
   absl::btree_map<uint32_t, Op*> live_ops_;            // by id, for ordered reports

@@ -33,7 +33,7 @@ struct Chunk {
 };
 
 struct Channel {
-  Deque<Chunk> chunks;
+  std::deque<Chunk> chunks;
   uint64_t written = 0;   // bytes ever queued
   uint64_t consumed = 0;  // bytes ever read
   DWORD capacity = 0;

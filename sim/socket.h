@@ -5,6 +5,7 @@
 #define IOCPSIM_SIM_SOCKET_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 
@@ -52,9 +53,9 @@ struct Socket : File {
   uint16_t peer_port = 0;  // connected (TCP) or default destination (UDP)
   Socket* peer = nullptr;  // TCP: the other endpoint, while it is open
   // Receiving. TCP: a byte stream; UDP: datagrams with their source port.
-  Deque<std::string> inbox;
+  std::deque<std::string> inbox;
   size_t inbox_off = 0;    // into inbox.front()
-  Deque<uint16_t> inbox_from;
+  std::deque<uint16_t> inbox_from;
   uint64_t received = 0;   // bytes ever queued
   uint64_t consumed = 0;   // bytes ever read
   bool eof = false;        // the peer will send no more (FIN)
@@ -71,7 +72,7 @@ struct Socket : File {
   bool needs_context = false;
   // Listening.
   size_t backlog = 0;
-  Deque<Socket*> queue;  // connections made, not accepted yet
+  std::deque<Socket*> queue;  // connections made, not accepted yet
   // A server endpoint still in its listener's queue (no handle yet).
   Socket* listener = nullptr;
 };
