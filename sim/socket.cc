@@ -68,7 +68,7 @@ DWORD CopyStream(Socket* s, Op* op) {
       filled += static_cast<DWORD>(take);
       s->inbox_off += take;
       if (s->inbox_off == front.size()) {
-        s->inbox.pop_front();
+        s->inbox.erase(s->inbox.begin());
         s->inbox_off = 0;
       }
     }
@@ -261,8 +261,8 @@ void Socket::Perform(Kernel& k, Op* op) {
         }
         std::string d = std::move(inbox.front());
         uint16_t from = inbox_from.front();
-        inbox.pop_front();
-        inbox_from.pop_front();
+        inbox.erase(inbox.begin());
+        inbox_from.erase(inbox_from.begin());
         consumed += d.size();
         k.CheckBeforeBuffer(op);
         Kernel::Touching touch(k, op, "copying a received datagram into the buffer");
@@ -300,7 +300,7 @@ void Socket::Perform(Kernel& k, Op* op) {
       return k.CompleteOp(op, STATUS_SUCCESS, op->size);
     case OpType::kAccept: {
       Socket* e = queue.front();
-      queue.pop_front();
+      queue.erase(queue.begin());
       auto* into = static_cast<Socket*>(op->accept_into);
       MoveInto(k, e, into);
       // The addresses, local then remote, each in its part of the buffer

@@ -5,9 +5,9 @@
 #define IOCPSIM_SIM_SOCKET_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "sim/kernel.h"
@@ -53,9 +53,11 @@ struct Socket : File {
   uint16_t peer_port = 0;  // connected (TCP) or default destination (UDP)
   Socket* peer = nullptr;  // TCP: the other endpoint, while it is open
   // Receiving. TCP: a byte stream; UDP: datagrams with their source port.
-  std::deque<std::string> inbox;
+  // The queues here hold a few entries: vectors popped at the front, since
+  // a std::deque allocates two blocks when made, for every socket of a run.
+  std::vector<std::string> inbox;
   size_t inbox_off = 0;    // into inbox.front()
-  std::deque<uint16_t> inbox_from;
+  std::vector<uint16_t> inbox_from;
   uint64_t received = 0;   // bytes ever queued
   uint64_t consumed = 0;   // bytes ever read
   bool eof = false;        // the peer will send no more (FIN)
@@ -72,7 +74,7 @@ struct Socket : File {
   bool needs_context = false;
   // Listening.
   size_t backlog = 0;
-  std::deque<Socket*> queue;  // connections made, not accepted yet
+  std::vector<Socket*> queue;  // connections made, not accepted yet
   // A server endpoint still in its listener's queue (no handle yet).
   Socket* listener = nullptr;
 };

@@ -191,7 +191,7 @@ SOCKET WINAPI accept(SOCKET s, sockaddr* address, int* address_length) {
   SOCKET result = INVALID_SOCKET;
   if (e == 0) {
     Socket* c = l->queue.front();
-    l->queue.pop_front();
+    l->queue.erase(l->queue.begin());
     c->listener = nullptr;
     c->overlapped = true;
     HANDLE h = k.AddHandle(k.current_process(), c, false);
