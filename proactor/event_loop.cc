@@ -20,6 +20,7 @@ std::string ErrorContext::Format() const {
 EventLoop::EventLoop(Profile profile, bool self_pipe)
     : profile_(profile), proactor_(std::make_unique<IocpProactor>(*this)) {
   origin_ = Origin::Here(*this);
+  tasks_.reserve(16);  // a run's tasks at once, not a doubling at a time
   if (self_pipe) MakeSelfPipe();
 }
 
