@@ -153,11 +153,19 @@ HandlePtr EventLoop::CallSoon(std::function<void()> fn) {
   return h;
 }
 
-HandlePtr EventLoop::CallSoon(FutureBase::Callback fn, std::shared_ptr<FutureBase> future) {
+HandlePtr EventLoop::CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future) {
   CheckClosed();
   auto h = std::make_shared<Handle>();
-  h->done_fn_ = std::move(fn);
+  h->done_ = std::move(cb);
   h->future_ = std::move(future);
+  ready_.push_back(h);
+  return h;
+}
+
+HandlePtr EventLoop::CallSoon(std::shared_ptr<TaskBase> task) {
+  CheckClosed();
+  auto h = std::make_shared<Handle>();
+  h->done_.task = std::move(task);
   ready_.push_back(h);
   return h;
 }
@@ -179,6 +187,14 @@ HandlePtr EventLoop::CallAt(double when, std::function<void()> fn) {
   h->when_ = when;
   h->seq_ = ++seq_;  // equal deadlines run in the order they were scheduled
   scheduled_.push(h);
+  return h;
+}
+
+HandlePtr EventLoop::CallLater(double delay, FutureBase::Callback fn,
+                               std::shared_ptr<FutureBase> future) {
+  HandlePtr h = CallAt(Time() + delay, nullptr);
+  h->done_.fn = std::move(fn);
+  h->future_ = std::move(future);
   return h;
 }
 
@@ -238,11 +254,13 @@ void EventLoop::RunOnce() {
     ready_.pop_front();
     if (h->cancelled()) continue;
     std::function<void()> fn = std::move(h->fn_);
-    FutureBase::Callback done_fn = std::move(h->done_fn_);
+    FutureBase::DoneCallback done = std::move(h->done_);
     std::shared_ptr<FutureBase> future = std::move(h->future_);
     try {
       if (future != nullptr) {
-        FutureBase::RunCallback(done_fn, future);
+        FutureBase::RunCallback(done, future);
+      } else if (done.task != nullptr) {
+        done.task->Step(nullptr);
       } else {
         fn();
       }

@@ -51,7 +51,7 @@ class Handle {
   void Cancel() {
     cancelled_ = true;
     fn_ = nullptr;
-    done_fn_ = nullptr;
+    done_ = {};
     future_ = nullptr;
   }
   bool cancelled() const { return cancelled_; }
@@ -60,10 +60,11 @@ class Handle {
  private:
   friend class EventLoop;
   std::function<void()> fn_;
-  // Or a future's done callback with its argument, as futures.py schedules
-  // it (call_soon(callback, self)): kept apart rather than bound in one
-  // closure, which would cost an allocation per callback.
-  FutureBase::Callback done_fn_;
+  // Or a callback with its future, as futures.py schedules a done callback
+  // (call_soon(callback, self)), or a task's step (call_soon(self.__step))
+  // when done_.task is set and future_ is not: kept apart rather than
+  // bound in one closure, which would cost an allocation per callback.
+  FutureBase::DoneCallback done_;
   std::shared_ptr<FutureBase> future_;
   bool cancelled_ = false;
   double when_ = 0;
@@ -102,12 +103,16 @@ class EventLoop {
   double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
   // call_soon(fn, future): how a future schedules its done callbacks.
-  HandlePtr CallSoon(FutureBase::Callback fn, std::shared_ptr<FutureBase> future);
+  HandlePtr CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future);
+  // call_soon(task.__step): a task's first step.
+  HandlePtr CallSoon(std::shared_ptr<TaskBase> task);
   // call_soon_threadsafe(): from another (simulated) thread; wakes the
   // loop through the self-pipe (a loop without one is woken by nothing).
   HandlePtr CallSoonThreadsafe(std::function<void()> fn);
   HandlePtr CallLater(double delay, std::function<void()> fn);
   HandlePtr CallAt(double when, std::function<void()> fn);
+  // call_later(delay, fn, future)
+  HandlePtr CallLater(double delay, FutureBase::Callback fn, std::shared_ptr<FutureBase> future);
 
   void RunForever();
   void Stop() { stopping_ = true; }

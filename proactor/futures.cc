@@ -3,6 +3,7 @@
 #include "proactor/annotate.h"
 
 #include "proactor/event_loop.h"
+#include "proactor/tasks.h"
 
 namespace iocpsim::proactor {
 
@@ -36,15 +37,19 @@ std::exception_ptr FutureBase::exception() {
   return exception_;
 }
 
-void FutureBase::AddDoneCallbackBase(Callback fn) {
+void FutureBase::AddDoneCallbackBase(Callback fn) { Add({std::move(fn), nullptr}); }
+
+void FutureBase::AddWakeup(std::shared_ptr<TaskBase> task) { Add({nullptr, std::move(task)}); }
+
+void FutureBase::Add(DoneCallback cb) {
   if (done()) {
-    loop_.CallSoon(std::move(fn), shared_from_this());
+    loop_.CallSoon(std::move(cb), shared_from_this());
     return;
   }
-  if (first_callback_ == nullptr) {
-    first_callback_ = std::move(fn);
+  if (first_callback_.empty()) {
+    first_callback_ = std::move(cb);
   } else {
-    callbacks_.push_back(std::move(fn));
+    callbacks_.push_back(std::move(cb));
   }
 }
 
@@ -61,23 +66,28 @@ void FutureBase::MarkFinished() {
 }
 
 void FutureBase::ScheduleCallbacks() {
-  if (first_callback_ == nullptr) return;
-  Callback first = std::move(first_callback_);
-  first_callback_ = nullptr;
-  std::vector<Callback> callbacks = std::move(callbacks_);
+  if (first_callback_.empty()) return;
+  DoneCallback first = std::exchange(first_callback_, {});
+  std::vector<DoneCallback> callbacks = std::move(callbacks_);
   callbacks_.clear();
   std::shared_ptr<FutureBase> self = shared_from_this();
   loop_.CallSoon(std::move(first), self);
-  for (Callback& fn : callbacks) {
-    loop_.CallSoon(std::move(fn), self);
+  for (DoneCallback& cb : callbacks) {
+    loop_.CallSoon(std::move(cb), self);
   }
 }
 
-void FutureBase::RunCallback(const Callback& fn, const std::shared_ptr<FutureBase>& self) {
-  if (self->trace_op == 0) return fn(self);
-  AnnotationScope scope(self->trace_op);
-  Annotate("proactor", 0, "done-callback of " + self->Describe());
-  fn(self);
+void FutureBase::RunCallback(const DoneCallback& cb, const std::shared_ptr<FutureBase>& self) {
+  std::optional<AnnotationScope> scope;
+  if (self->trace_op != 0) {
+    scope.emplace(self->trace_op);
+    Annotate("proactor", 0, "done-callback of " + self->Describe());
+  }
+  if (cb.task == nullptr) {
+    cb.fn(self);
+  } else if (!cb.task->AsFuture().done()) {
+    cb.task->Wakeup();
+  }
 }
 
 std::string FutureBase::Describe() const {

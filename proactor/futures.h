@@ -25,6 +25,7 @@
 namespace iocpsim::proactor {
 
 class EventLoop;
+class TaskBase;
 
 // The result type of a future that carries no value (Python's None).
 using Void = std::monostate;
@@ -53,6 +54,18 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception();
   // Future.add_done_callback(): scheduled at once if already done.
   void AddDoneCallbackBase(Callback fn);
+  // The done callback a task adds to the future it awaits (Task.__wakeup,
+  // a bound method): wakes `task` unless it is done by then. Kept as the
+  // task, not as a closure holding it, which would cost an allocation per
+  // co_await.
+  void AddWakeup(std::shared_ptr<TaskBase> task);
+
+  // One done callback: `fn`, or the wakeup of `task`.
+  struct DoneCallback {
+    Callback fn;
+    std::shared_ptr<TaskBase> task;
+    bool empty() const { return fn == nullptr && task == nullptr; }
+  };
 
   // "Future#12 pending", "Task#3 finished exception=BrokenPipeError: ..."
   std::string Describe() const;
@@ -73,15 +86,16 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
 
  private:
   friend class EventLoop;  // runs the callbacks it was given (RunCallback)
+  void Add(DoneCallback cb);
   void ScheduleCallbacks();
-  static void RunCallback(const Callback& fn, const std::shared_ptr<FutureBase>& self);
+  static void RunCallback(const DoneCallback& cb, const std::shared_ptr<FutureBase>& self);
   EventLoop& loop_;
   uint64_t id_;
   bool exception_retrieved_ = false;
   // The done callbacks, in order: the first (most futures get only one)
   // without an allocation, then the rest.
-  Callback first_callback_;
-  std::vector<Callback> callbacks_;
+  DoneCallback first_callback_;
+  std::vector<DoneCallback> callbacks_;
 };
 
 template <class T>

@@ -53,10 +53,7 @@ bool TaskBase::CancelTask() {
 void TaskBase::WaitFor(const std::shared_ptr<FutureBase>& f) {
   FutureBase& self = AsFuture();
   fut_waiter_ = f;
-  std::shared_ptr<FutureBase> task = self.shared_from_this();
-  f->AddDoneCallbackBase([task, this](const std::shared_ptr<FutureBase>&) {
-    if (!task->done()) Wakeup();
-  });
+  f->AddWakeup(std::shared_ptr<TaskBase>(self.shared_from_this(), this));
   if (must_cancel_ && f->Cancel()) must_cancel_ = false;
 }
 
@@ -83,14 +80,15 @@ void ReportPendingTaskDestroyed(FutureBase& task, const Origin& origin) {
 void ScheduleFirstStep(EventLoop& loop, std::shared_ptr<TaskBase> task) {
   task->origin = Origin::Here(loop, loop.debug());
   loop.AddTask(task);
-  loop.CallSoon([task] { task->Step(nullptr); });
+  loop.CallSoon(std::move(task));
 }
 
 Coro<Void> Sleep(EventLoop& loop, double seconds) {
   auto future = loop.CreateFuture<Void>();
-  HandlePtr h = loop.CallLater(seconds, [future] {
-    if (!future->done()) future->SetResult(Void{});  // _set_result_unless_cancelled
-  });
+  // _set_result_unless_cancelled(future, None)
+  HandlePtr h = loop.CallLater(seconds, [](const std::shared_ptr<FutureBase>& f) {
+    if (!f->done()) static_cast<Future<Void>&>(*f).SetResult(Void{});
+  }, future);
   bool cancelled = false;
   try {
     co_await future;
