@@ -20,7 +20,10 @@ std::string ErrorContext::Format() const {
 EventLoop::EventLoop(Profile profile, bool self_pipe)
     : profile_(profile), proactor_(std::make_unique<IocpProactor>(*this)) {
   origin_ = Origin::Here(*this);
-  tasks_.reserve(16);  // a run's tasks at once, not a doubling at a time
+  // A run's tasks and ready callbacks at once, not a doubling at a time.
+  tasks_.reserve(16);
+  ready_.reserve(16);
+  batch_.reserve(16);
   if (self_pipe) MakeSelfPipe();
 }
 
@@ -101,7 +104,11 @@ EventLoop::~EventLoop() {
   }
   // Drop what is scheduled while the loop is still whole: the callbacks
   // hold futures and tasks whose destructors may report through it.
-  std::deque<HandlePtr> ready = std::move(ready_);
+  // A step cut short (a simulated thread unwinding) left the rest of its
+  // batch, which was ahead of ready_.
+  std::vector<Ready> batch = std::move(batch_);
+  batch.clear();
+  std::vector<Ready> ready = std::move(ready_);
   ready.clear();
   while (!scheduled_.empty()) scheduled_.pop();
   proactor_.reset();
@@ -149,25 +156,18 @@ HandlePtr EventLoop::CallSoon(std::function<void()> fn) {
   CheckClosed();
   auto h = std::make_shared<Handle>();
   h->fn_ = std::move(fn);
-  ready_.push_back(h);
+  ready_.push_back({h, {}, nullptr});
   return h;
 }
 
-HandlePtr EventLoop::CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future) {
+void EventLoop::CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future) {
   CheckClosed();
-  auto h = std::make_shared<Handle>();
-  h->done_ = std::move(cb);
-  h->future_ = std::move(future);
-  ready_.push_back(h);
-  return h;
+  ready_.push_back({nullptr, std::move(cb), std::move(future)});
 }
 
-HandlePtr EventLoop::CallSoon(std::shared_ptr<TaskBase> task) {
+void EventLoop::CallSoon(std::shared_ptr<TaskBase> task) {
   CheckClosed();
-  auto h = std::make_shared<Handle>();
-  h->done_.task = std::move(task);
-  ready_.push_back(h);
-  return h;
+  ready_.push_back({nullptr, {nullptr, std::move(task)}, nullptr});
 }
 
 HandlePtr EventLoop::CallSoonThreadsafe(std::function<void()> fn) {
@@ -246,16 +246,21 @@ void EventLoop::RunOnce() {
     }
     if (h->when_ > end_time) break;
     scheduled_.pop();
-    ready_.push_back(h);
+    ready_.push_back({h, {}, nullptr});
   }
   // Only what is ready now; callbacks scheduled meanwhile wait a step.
-  for (size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
-    HandlePtr h = ready_.front();
-    ready_.pop_front();
-    if (h->cancelled()) continue;
-    std::function<void()> fn = std::move(h->fn_);
-    FutureBase::DoneCallback done = std::move(h->done_);
-    std::shared_ptr<FutureBase> future = std::move(h->future_);
+  batch_.swap(ready_);
+  for (Ready& r : batch_) {
+    Ready entry = std::move(r);
+    std::function<void()> fn;
+    FutureBase::DoneCallback& done = entry.done;
+    std::shared_ptr<FutureBase>& future = entry.future;
+    if (HandlePtr& h = entry.handle) {
+      if (h->cancelled()) continue;
+      fn = std::move(h->fn_);
+      done = std::move(h->done_);
+      future = std::move(h->future_);
+    }
     try {
       if (future != nullptr) {
         FutureBase::RunCallback(done, future);
@@ -269,6 +274,7 @@ void EventLoop::RunOnce() {
       CallExceptionHandler({"Exception in callback", std::current_exception(), {}});
     }
   }
+  batch_.clear();
 }
 
 void EventLoop::Close() {
@@ -280,6 +286,7 @@ void EventLoop::Close() {
   CloseSelfPipe();
   proactor_->Close();
   closed_ = true;
+  batch_.clear();
   ready_.clear();
   while (!scheduled_.empty()) scheduled_.pop();
 }

@@ -16,7 +16,6 @@
 #define IOCPSIM_PROACTOR_EVENT_LOOP_H_
 
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -103,9 +102,9 @@ class EventLoop {
   double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
   // call_soon(fn, future): how a future schedules its done callbacks.
-  HandlePtr CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future);
+  void CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future);
   // call_soon(task.__step): a task's first step.
-  HandlePtr CallSoon(std::shared_ptr<TaskBase> task);
+  void CallSoon(std::shared_ptr<TaskBase> task);
   // call_soon_threadsafe(): from another (simulated) thread; wakes the
   // loop through the self-pipe (a loop without one is woken by nothing).
   HandlePtr CallSoonThreadsafe(std::function<void()> fn);
@@ -185,7 +184,19 @@ class EventLoop {
 
   Profile profile_;
   std::unique_ptr<IocpProactor> proactor_;
-  std::deque<HandlePtr> ready_;
+  // A callback ready to run: a Handle, which its caller may cancel, or a
+  // future's done callback or a task's step, which nobody can, held here
+  // without a Handle of its own (no allocation per callback).
+  struct Ready {
+    HandlePtr handle;
+    FutureBase::DoneCallback done;
+    std::shared_ptr<FutureBase> future;
+  };
+  // call_soon's queue, and the batch a loop step runs (what ready_ held
+  // as the step began). Two vectors swapped each step, not a deque, which
+  // allocates blocks as it moves along.
+  std::vector<Ready> ready_;
+  std::vector<Ready> batch_;
   std::priority_queue<HandlePtr, std::vector<HandlePtr>, Later> scheduled_;
   ExceptionHandler handler_;
   std::vector<std::weak_ptr<TaskBase>> tasks_;
