@@ -115,7 +115,10 @@ class Future : public FutureBase {
     RaiseUnlessResult();
     return *value_;
   }
-  void AddDoneCallback(std::function<void(std::shared_ptr<Future<T>>)> fn) {
+  // `fn` takes the future as a FuturePtr<T>. Any callable: wrapped as it
+  // is, not first as a std::function (which would allocate a second time).
+  template <class F>
+  void AddDoneCallback(F fn) {
     AddDoneCallbackBase([fn = std::move(fn)](const std::shared_ptr<FutureBase>& f) {
       fn(std::static_pointer_cast<Future<T>>(f));
     });

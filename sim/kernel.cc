@@ -48,7 +48,9 @@ std::string Thread::Describe() const {
 std::string Process::Describe() const { return absl::StrCat("process pid#", id, " ", command_line); }
 
 Kernel::Kernel(const KernelOptions& options, ChoiceSource& source)
-    : options_(options), source_(source), trace_(options.keep_trace) {}
+    : options_(options), source_(source), trace_(options.keep_trace) {
+  objects_.reserve(32);  // a run's objects at once, not a doubling at a time
+}
 
 Kernel::~Kernel() {
   DeletePipeNamespace(pipes);
@@ -260,12 +262,14 @@ void Kernel::ResumeCheck() {
   if (stopping_) throw ThreadExit{0};
 }
 
-bool Kernel::Block(std::vector<Object*> objects, std::function<bool()> try_wake,
+bool Kernel::Block(absl::Span<Object* const> objects, std::function<bool()> try_wake,
                    DWORD timeout_ms) {
   Thread* self = current_;
   if (stopping_ || self->kill || timeout_ms == 0) return false;
   self->state = ThreadState::kBlocked;
-  self->waiting_on = std::move(objects);
+  // Copied into the thread's own list, which keeps its capacity from one
+  // wait to the next (no allocation per wait).
+  self->waiting_on.assign(objects.begin(), objects.end());
   self->try_wake = std::move(try_wake);
   self->timed_out = false;
   for (Object* o : self->waiting_on) o->waiters.push_back(self);

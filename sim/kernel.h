@@ -29,6 +29,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "sim/choice.h"
 #include "sim/fiber.h"
 #include "sim/sim.h"
@@ -246,7 +247,7 @@ class Kernel {
   void Yield();
   // Blocks the current thread on `objects` until `try_wake` returns true or
   // `timeout_ms` passes (INFINITE: never). Returns false on timeout.
-  bool Block(std::vector<Object*> objects, std::function<bool()> try_wake,
+  bool Block(absl::Span<Object* const> objects, std::function<bool()> try_wake,
              DWORD timeout_ms);
   // Something about `o` changed: wake the threads waiting on it that can
   // go (in order; LIFO for ports, MS:I/O Completion Ports).
