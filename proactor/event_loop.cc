@@ -165,9 +165,9 @@ void EventLoop::CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase
   ready_.push_back({nullptr, std::move(cb), std::move(future)});
 }
 
-void EventLoop::CallSoon(std::shared_ptr<TaskBase> task) {
+void EventLoop::CallSoonBound(FutureBase::DoneCallback cb) {
   CheckClosed();
-  ready_.push_back({nullptr, {nullptr, std::move(task)}, nullptr});
+  ready_.push_back({nullptr, std::move(cb), nullptr});
 }
 
 HandlePtr EventLoop::CallSoonThreadsafe(std::function<void()> fn) {
@@ -264,8 +264,8 @@ void EventLoop::RunOnce() {
     try {
       if (future != nullptr) {
         FutureBase::RunCallback(done, future);
-      } else if (done.task != nullptr) {
-        done.task->Step(nullptr);
+      } else if (done.fn != nullptr) {
+        done.fn(nullptr);
       } else {
         fn();
       }

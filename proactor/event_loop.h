@@ -60,9 +60,8 @@ class Handle {
   friend class EventLoop;
   std::function<void()> fn_;
   // Or a callback with its future, as futures.py schedules a done callback
-  // (call_soon(callback, self)), or a task's step (call_soon(self.__step))
-  // when done_.task is set and future_ is not: kept apart rather than
-  // bound in one closure, which would cost an allocation per callback.
+  // (call_soon(callback, self)): kept apart rather than bound in one
+  // closure, which would cost an allocation per callback.
   FutureBase::DoneCallback done_;
   std::shared_ptr<FutureBase> future_;
   bool cancelled_ = false;
@@ -103,8 +102,16 @@ class EventLoop {
   HandlePtr CallSoon(std::function<void()> fn);
   // call_soon(fn, future): how a future schedules its done callbacks.
   void CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future);
-  // call_soon(task.__step): a task's first step.
-  void CallSoon(std::shared_ptr<TaskBase> task);
+  // call_soon(self.method): `fn(*self)`, `fn` a closure without captures;
+  // bound as FutureBase::Bind does, without an allocation. No Handle: the
+  // caller cannot cancel it.
+  template <class S, class F>
+  void CallSoon(std::shared_ptr<S> self, F fn) {
+    static_assert(std::is_empty_v<F>, "a bound callback's closure captures nothing");
+    CallSoonBound(FutureBase::Bind(std::move(self), [](S& s, const std::shared_ptr<FutureBase>&) {
+      F{}(s);
+    }));
+  }
   // call_soon_threadsafe(): from another (simulated) thread; wakes the
   // loop through the self-pipe (a loop without one is woken by nothing).
   HandlePtr CallSoonThreadsafe(std::function<void()> fn);
@@ -169,6 +176,7 @@ class EventLoop {
  private:
   void RunOnce();
   void CheckClosed() const;
+  void CallSoonBound(FutureBase::DoneCallback cb);
   // BaseProactorEventLoop's self-pipe.
   void MakeSelfPipe();
   void CloseSelfPipe();
@@ -185,8 +193,9 @@ class EventLoop {
   Profile profile_;
   std::unique_ptr<IocpProactor> proactor_;
   // A callback ready to run: a Handle, which its caller may cancel, or a
-  // future's done callback or a task's step, which nobody can, held here
-  // without a Handle of its own (no allocation per callback).
+  // future's done callback (with `future`) or a bound callback (without),
+  // which nobody can, held here without a Handle of its own (no allocation
+  // per callback).
   struct Ready {
     HandlePtr handle;
     FutureBase::DoneCallback done;

@@ -3,7 +3,6 @@
 #include "proactor/annotate.h"
 
 #include "proactor/event_loop.h"
-#include "proactor/tasks.h"
 
 namespace iocpsim::proactor {
 
@@ -39,14 +38,12 @@ std::exception_ptr FutureBase::exception() {
 
 void FutureBase::AddDoneCallbackBase(Callback fn) { Add({std::move(fn), nullptr}); }
 
-void FutureBase::AddWakeup(std::shared_ptr<TaskBase> task) { Add({nullptr, std::move(task)}); }
-
 void FutureBase::Add(DoneCallback cb) {
   if (done()) {
     loop_.CallSoon(std::move(cb), shared_from_this());
     return;
   }
-  if (first_callback_.empty()) {
+  if (first_callback_.fn == nullptr) {
     first_callback_ = std::move(cb);
   } else {
     callbacks_.push_back(std::move(cb));
@@ -66,7 +63,7 @@ void FutureBase::MarkFinished() {
 }
 
 void FutureBase::ScheduleCallbacks() {
-  if (first_callback_.empty()) return;
+  if (first_callback_.fn == nullptr) return;
   DoneCallback first = std::exchange(first_callback_, {});
   std::vector<DoneCallback> callbacks = std::move(callbacks_);
   callbacks_.clear();
@@ -83,11 +80,7 @@ void FutureBase::RunCallback(const DoneCallback& cb, const std::shared_ptr<Futur
     scope.emplace(self->trace_op);
     Annotate("proactor", 0, "done-callback of " + self->Describe());
   }
-  if (cb.task == nullptr) {
-    cb.fn(self);
-  } else if (!cb.task->AsFuture().done()) {
-    cb.task->Wakeup();
-  }
+  cb.fn(self);
 }
 
 std::string FutureBase::Describe() const {

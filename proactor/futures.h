@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -25,7 +26,6 @@
 namespace iocpsim::proactor {
 
 class EventLoop;
-class TaskBase;
 
 // The result type of a future that carries no value (Python's None).
 using Void = std::monostate;
@@ -54,18 +54,28 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception();
   // Future.add_done_callback(): scheduled at once if already done.
   void AddDoneCallbackBase(Callback fn);
-  // The done callback a task adds to the future it awaits (Task.__wakeup,
-  // a bound method): wakes `task` unless it is done by then. Kept as the
-  // task, not as a closure holding it, which would cost an allocation per
-  // co_await.
-  void AddWakeup(std::shared_ptr<TaskBase> task);
 
-  // One done callback: `fn`, or the wakeup of `task`.
+  // A callback bound to the object it runs on, as a Python bound method
+  // (self.method) holds its object: `keep` owns the object until the
+  // callback has run or is dropped, and `fn` holds only a plain pointer to
+  // it. A closure that held the shared_ptr itself would cost an allocation
+  // (std::function keeps only small trivially copyable closures in place).
   struct DoneCallback {
     Callback fn;
-    std::shared_ptr<TaskBase> task;
-    bool empty() const { return fn == nullptr && task == nullptr; }
+    std::shared_ptr<void> keep;
   };
+  // `fn(*self, future)`; `fn` a closure without captures.
+  template <class S, class F>
+  static DoneCallback Bind(std::shared_ptr<S> self, F fn) {
+    static_assert(std::is_empty_v<F>, "a bound callback's closure captures nothing");
+    S* p = self.get();
+    return {[p, fn](const std::shared_ptr<FutureBase>& f) { fn(*p, f); }, std::move(self)};
+  }
+  // add_done_callback(self.method): `fn(*self, this future)`.
+  template <class S, class F>
+  void AddDoneCallbackBase(std::shared_ptr<S> self, F fn) {
+    Add(Bind(std::move(self), fn));
+  }
 
   // "Future#12 pending", "Task#3 finished exception=BrokenPipeError: ..."
   std::string Describe() const;
@@ -121,6 +131,15 @@ class Future : public FutureBase {
   void AddDoneCallback(F fn) {
     AddDoneCallbackBase([fn = std::move(fn)](const std::shared_ptr<FutureBase>& f) {
       fn(std::static_pointer_cast<Future<T>>(f));
+    });
+  }
+  // add_done_callback(self.method): `fn(*self, FuturePtr<T>)`, `fn` a
+  // closure without captures (see DoneCallback).
+  template <class S, class F>
+  void AddDoneCallback(std::shared_ptr<S> self, F fn) {
+    static_assert(std::is_empty_v<F>, "a bound callback's closure captures nothing");
+    AddDoneCallbackBase(std::move(self), [](S& s, const std::shared_ptr<FutureBase>& f) {
+      F{}(s, std::static_pointer_cast<Future<T>>(f));
     });
   }
 

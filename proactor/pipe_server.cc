@@ -86,7 +86,7 @@ class PipeAcceptLoop : public std::enable_shared_from_this<PipeAcceptLoop> {
     } catch (const BrokenPipeError&) {
       if (pipe != nullptr && !pipe->closed()) pipe->Close();
       auto self = shared_from_this();
-      loop_.CallSoon([self] { self->Run(nullptr); });
+      loop_.CallSoon(self, [](auto& s) { s.Run(nullptr); });
       return;
     } catch (const OSError&) {
       if (pipe != nullptr && !pipe->closed()) {
@@ -95,7 +95,7 @@ class PipeAcceptLoop : public std::enable_shared_from_this<PipeAcceptLoop> {
         pipe->Close();
       }
       auto self = shared_from_this();
-      loop_.CallSoon([self] { self->Run(nullptr); });
+      loop_.CallSoon(self, [](auto& s) { s.Run(nullptr); });
       return;
     } catch (const CancelledError&) {
       if (pipe != nullptr) pipe->Close();
@@ -103,7 +103,7 @@ class PipeAcceptLoop : public std::enable_shared_from_this<PipeAcceptLoop> {
     }
     server->accept_pipe_future_ = f;
     auto self = shared_from_this();
-    f->AddDoneCallback([self](FuturePtr<PipeHandlePtr> f) { self->Run(f); });
+    f->AddDoneCallback(self, [](auto& s, FuturePtr<PipeHandlePtr> f) { s.Run(f); });
   }
 
  private:
@@ -116,7 +116,7 @@ class PipeAcceptLoop : public std::enable_shared_from_this<PipeAcceptLoop> {
 PipeServerPtr StartServingPipe(EventLoop& loop, ProtocolFactory factory, std::string address) {
   auto server = std::make_shared<PipeServer>(loop, address);
   auto accept = std::make_shared<PipeAcceptLoop>(loop, std::move(factory), address, server);
-  loop.CallSoon([accept] { accept->Run(nullptr); });
+  loop.CallSoon(accept, [](auto& s) { s.Run(nullptr); });
   return server;
 }
 

@@ -23,7 +23,7 @@ SocketServerPtr CreateServer(EventLoop& loop, SocketProtocolFactory factory, uin
   auto server = std::make_shared<SocketServer>(loop, std::move(factory), listener);
   server->port_ = listener->LocalPort();
   // _start_serving: call_soon(loop).
-  loop.CallSoon([server] { server->AcceptLoop(nullptr); });
+  loop.CallSoon(server, [](auto& s) { s.AcceptLoop(nullptr); });
   return server;
 }
 
@@ -51,7 +51,8 @@ void SocketServer::AcceptLoop(FuturePtr<Accepted> f) {
     return;
   }
   auto self = shared_from_this();
-  accept_future_->AddDoneCallback([self](FuturePtr<Accepted> done) { self->AcceptLoop(done); });
+  accept_future_->AddDoneCallback(
+      self, [](auto& s, FuturePtr<Accepted> done) { s.AcceptLoop(done); });
 }
 
 void SocketServer::Close() {

@@ -324,7 +324,7 @@ void SubprocessTransport::TryFinish() {
   finished_ = true;
   SubprocessTransportPtr self = shared_from_this();
   if (old) {
-    loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+    loop_.CallSoon(self, [](auto& s) { s.CallConnectionLost(nullptr); });
     return;
   }
   Call([self] { self->CallConnectionLost(nullptr); });

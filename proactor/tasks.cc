@@ -53,7 +53,11 @@ bool TaskBase::CancelTask() {
 void TaskBase::WaitFor(const std::shared_ptr<FutureBase>& f) {
   FutureBase& self = AsFuture();
   fut_waiter_ = f;
-  f->AddWakeup(std::shared_ptr<TaskBase>(self.shared_from_this(), this));
+  // Task.__wakeup, a bound method: holds the task.
+  f->AddDoneCallbackBase(std::shared_ptr<TaskBase>(self.shared_from_this(), this),
+                         [](TaskBase& task, const std::shared_ptr<FutureBase>&) {
+                           if (!task.AsFuture().done()) task.Wakeup();
+                         });
   if (must_cancel_ && f->Cancel()) must_cancel_ = false;
 }
 
@@ -80,7 +84,7 @@ void ReportPendingTaskDestroyed(FutureBase& task, const Origin& origin) {
 void ScheduleFirstStep(EventLoop& loop, std::shared_ptr<TaskBase> task) {
   task->origin = Origin::Here(loop, loop.debug());
   loop.AddTask(task);
-  loop.CallSoon(std::move(task));
+  loop.CallSoon(std::move(task), [](TaskBase& t) { t.Step(nullptr); });
 }
 
 Coro<Void> Sleep(EventLoop& loop, double seconds) {

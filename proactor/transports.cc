@@ -73,19 +73,19 @@ void PipeTransport::Start(FuturePtr<Void> waiter) {
   if (kind_ == Kind::kRead || kind_ == Kind::kDuplex || kind_ == Kind::kSocket) {
     // _ProactorReadPipeTransport.__init__
     data_ = std::make_shared<ReadBuffer>(kReadBufferSize);
-    loop_.CallSoon([self] { self->LoopReading(nullptr); });
+    loop_.CallSoon(self, [](auto& s) { s.LoopReading(nullptr); });
     paused_ = false;
   }
   if (kind_ == Kind::kDatagram) {
     // _ProactorDatagramTransport.__init__
-    loop_.CallSoon([self] { self->LoopDatagramReading(nullptr); });
+    loop_.CallSoon(self, [](auto& s) { s.LoopDatagramReading(nullptr); });
   }
   if (kind_ == Kind::kWrite) {
     // _ProactorWritePipeTransport.__init__: the reader closing shows up as
     // the end of a read on the write end.
     FuturePtr<std::string> f = loop_.proactor().Recv(sock_, 16);
     read_fut_ = f;
-    f->AddDoneCallback([self](FuturePtr<std::string> f) { self->PipeClosed(f); });
+    f->AddDoneCallback(self, [](auto& s, FuturePtr<std::string> f) { s.PipeClosed(f); });
   }
 }
 
@@ -140,7 +140,7 @@ void PipeTransport::Close() {
   if (kind_ != Kind::kDatagram || idle || loop_.profile().Has(Quirk::kGh156920)) ++conn_lost_;
   if (idle) {
     PipeTransportPtr self = shared_from_this();
-    loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+    loop_.CallSoon(self, [](auto& s) { s.CallConnectionLost(nullptr); });
   }
   if (read_fut_ != nullptr) {
     read_fut_->Cancel();
@@ -233,12 +233,12 @@ void PipeTransport::ResumeReading() {
   PipeTransportPtr self = shared_from_this();
   if (loop_.profile().Has(Quirk::kBpo33694)) {
     if (reschedule_on_resume_) {
-      loop_.CallSoon([self] { self->LoopReading(nullptr); });
+      loop_.CallSoon(self, [](auto& s) { s.LoopReading(nullptr); });
       reschedule_on_resume_ = false;
     }
     return;
   }
-  if (read_fut_ == nullptr) loop_.CallSoon([self] { self->LoopReading(nullptr); });
+  if (read_fut_ == nullptr) loop_.CallSoon(self, [](auto& s) { s.LoopReading(nullptr); });
   int64_t length = std::exchange(pending_data_length_, -1);
   if (length > -1) {
     // After _loop_reading: the protocol may pause reading again.
@@ -301,7 +301,7 @@ void PipeTransport::LoopReading(std::shared_ptr<FutureBase> fut) {
       if (!paused_) {
         FuturePtr<DWORD> f = loop_.proactor().RecvInto(sock_, data_);
         read_fut_ = f;
-        f->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopReading(f); });
+        f->AddDoneCallback(self, [](auto& s, FuturePtr<DWORD> f) { s.LoopReading(f); });
       }
     }();
   } catch (const ConnectionAbortedError&) {
@@ -359,7 +359,7 @@ void PipeTransport::LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> d
     if (!data || data->empty()) {
       if (closing_) {
         PipeTransportPtr self = shared_from_this();
-        loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+        loop_.CallSoon(self, [](auto& s) { s.CallConnectionLost(nullptr); });
       }
       if (eof_written_ && kind_ == Kind::kSocket) {
         if (shutdown(reinterpret_cast<SOCKET>(sock_->fileno()), SD_SEND) != 0) {
@@ -374,10 +374,12 @@ void PipeTransport::LoopWriting(FuturePtr<DWORD> f, std::optional<std::string> d
       PipeTransportPtr self = shared_from_this();
       if (!write_fut_->done()) {
         pending_write_ = n;
-        write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopWriting(f, std::nullopt); });
+        write_fut_->AddDoneCallback(
+            self, [](auto& s, FuturePtr<DWORD> f) { s.LoopWriting(f, std::nullopt); });
         MaybePauseProtocol();
       } else {
-        write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopWriting(f, std::nullopt); });
+        write_fut_->AddDoneCallback(
+            self, [](auto& s, FuturePtr<DWORD> f) { s.LoopWriting(f, std::nullopt); });
       }
     }
   } catch (const ConnectionResetError&) {
@@ -455,7 +457,7 @@ void PipeTransport::LoopDatagramWriting(FuturePtr<DWORD> fut) {
         // gh-156920: the flushed close ends here (before GH-156921 this
         // line was out of reach once close() had been called).
         ++conn_lost_;
-        loop_.CallSoon([self] { self->CallConnectionLost(nullptr); });
+        loop_.CallSoon(self, [](auto& s) { s.CallConnectionLost(nullptr); });
       }
       return;
     }
@@ -473,14 +475,14 @@ void PipeTransport::LoopDatagramWriting(FuturePtr<DWORD> fut) {
     // gh-156698 (in GH-156921): start the write loop again, so that what
     // is buffered is not stranded and a paused protocol is resumed.
     if (!datagrams_.empty() && conn_lost_ == 0) {
-      loop_.CallSoon([self] { self->LoopDatagramWriting(nullptr); });
+      loop_.CallSoon(self, [](auto& s) { s.LoopDatagramWriting(nullptr); });
     }
     return;
   } catch (const std::exception&) {
     FatalError(std::current_exception(), "Fatal write error on datagram transport");
     return;
   }
-  write_fut_->AddDoneCallback([self](FuturePtr<DWORD> f) { self->LoopDatagramWriting(f); });
+  write_fut_->AddDoneCallback(self, [](auto& s, FuturePtr<DWORD> f) { s.LoopDatagramWriting(f); });
   MaybeResumeProtocol();
 }
 
@@ -509,11 +511,11 @@ void PipeTransport::LoopDatagramReading(std::shared_ptr<FutureBase> fut) {
     if (address_ != 0) {
       f = loop_.proactor().Recv(sock_, kMaxDatagramSize);
       std::static_pointer_cast<Future<std::string>>(f)->AddDoneCallback(
-          [self](FuturePtr<std::string> f) { self->LoopDatagramReading(f); });
+          self, [](auto& s, FuturePtr<std::string> f) { s.LoopDatagramReading(f); });
     } else {
       f = loop_.proactor().RecvFrom(std::static_pointer_cast<Socket>(sock_), kMaxDatagramSize);
       std::static_pointer_cast<Future<Datagram>>(f)->AddDoneCallback(
-          [self](FuturePtr<Datagram> f) { self->LoopDatagramReading(f); });
+          self, [](auto& s, FuturePtr<Datagram> f) { s.LoopDatagramReading(f); });
     }
     read_fut_ = f;
   } catch (const OSError&) {
@@ -523,7 +525,7 @@ void PipeTransport::LoopDatagramReading(std::shared_ptr<FutureBase> fut) {
     // pending. GH-156726 starts the read loop again; before it, the
     // transport never received another datagram.
     if (!loop_.profile().Has(Quirk::kGh127057) && !closing_ && conn_lost_ == 0) {
-      loop_.CallSoon([self] { self->LoopDatagramReading(nullptr); });
+      loop_.CallSoon(self, [](auto& s) { s.LoopDatagramReading(nullptr); });
     }
   } catch (const CancelledError&) {
     if (!closing_) throw;
