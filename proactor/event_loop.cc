@@ -24,6 +24,9 @@ EventLoop::EventLoop(Profile profile, bool self_pipe)
   tasks_.reserve(16);
   ready_.reserve(16);
   batch_.reserve(16);
+  std::vector<HandlePtr> timers;
+  timers.reserve(8);
+  scheduled_ = decltype(scheduled_)(Later{}, std::move(timers));
   if (self_pipe) MakeSelfPipe();
 }
 

@@ -7,7 +7,8 @@
 namespace iocpsim::proactor {
 
 PipeServer::PipeServer(EventLoop& loop, std::string address)
-    : loop_(loop), address_(std::move(address)) {
+    : loop_(loop), address_(std::move(address)), wide_address_(Widen(address_)) {
+  free_instances_.reserve(4);
   pipe_ = ServerPipeHandle(true);
 }
 
@@ -21,8 +22,7 @@ PipeHandlePtr PipeServer::ServerPipeHandle(bool first) {
   if (closed()) return nullptr;
   DWORD flags = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
   if (first) flags |= FILE_FLAG_FIRST_PIPE_INSTANCE;
-  std::basic_string<WCHAR> name = Widen(address_);
-  HANDLE h = CreateNamedPipeW(name.c_str(), flags,
+  HANDLE h = CreateNamedPipeW(wide_address_.c_str(), flags,
                               PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
                               PIPE_UNLIMITED_INSTANCES, kPipeBufSize, kPipeBufSize,
                               NMPWAIT_WAIT_FOREVER, nullptr);

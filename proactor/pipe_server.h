@@ -48,6 +48,7 @@ class PipeServer {
 
   EventLoop& loop_;
   std::string address_;
+  std::basic_string<WCHAR> wide_address_;  // for CreateNamedPipeW, made once
   // Departure: strong references (Python's is a WeakSet, but every free
   // instance is also held by _pipe or by an accept future).
   std::vector<PipeHandlePtr> free_instances_;

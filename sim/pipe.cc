@@ -10,6 +10,7 @@
 // pending until the reader drains it).
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +74,8 @@ struct PipeName : Object {
 };
 
 struct PipeNamespace {
-  std::map<std::string, PipeName*> names;  // by lower-cased name
+  // By lower-cased name: views of each PipeName's own `key`.
+  std::map<std::string_view, PipeName*> names;
   std::vector<std::unique_ptr<PipeInstance>> instances;
   uint64_t next_listen_seq = 0;
 };
@@ -112,7 +114,10 @@ struct PipeEnd : File {
 namespace {
 
 PipeNamespace& Names(Kernel& k) {
-  if (k.pipes == nullptr) k.pipes = new PipeNamespace;  // freed by ~Kernel
+  if (k.pipes == nullptr) {
+    k.pipes = new PipeNamespace;  // freed by ~Kernel
+    k.pipes->instances.reserve(8);  // a run's instances at once
+  }
   return *k.pipes;
 }
 
@@ -325,11 +330,12 @@ HANDLE WINAPI CreateNamedPipeW(LPCWSTR name, DWORD open_mode, DWORD pipe_mode, D
   auto it = ns.names.find(key);
   if (it == ns.names.end()) {
     pn = k.New<iocpsim::PipeName>();
-    pn->key = key;
+    pn->key = std::move(key);
     pn->display = iocpsim::Narrow(name);
     pn->max_instances = max_instances;
     pn->default_timeout_ms = default_timeout_ms ? default_timeout_ms : 50;
-    ns.names[key] = pn;
+    pn->instances.reserve(4);
+    ns.names[pn->key] = pn;
   } else {
     pn = it->second;
     if (open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE) return fail(ERROR_ACCESS_DENIED);
