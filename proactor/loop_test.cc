@@ -1,6 +1,7 @@
 // The event loop, futures and tasks (base_events.py, futures.py, tasks.py).
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,34 @@ TEST_CASE("Futures: one result, InvalidStateError on a second, callbacks get the
     CHECK(c->cancelled());
     CHECK_THROWS_AS(c->Result(), CancelledError);
   }));
+}
+
+// Bound callbacks (CallSoon(self, fn), AddDoneCallback(self, fn)) hold
+// their object the way a Python bound method holds self: alive until the
+// callback has run, then let go.
+TEST_CASE("A bound callback keeps its object until it has run, then lets it go") {
+  struct Counter {
+    explicit Counter(std::vector<std::string>* l) : log(l) {}
+    ~Counter() { log->push_back("gone"); }
+    std::vector<std::string>* log;
+  };
+  std::vector<std::string> log;
+  CheckClean(RunLoop([&](EventLoop& loop) {
+    auto f = loop.CreateFuture<int>();
+    {
+      auto a = std::make_shared<Counter>(&log);
+      auto b = std::make_shared<Counter>(&log);
+      loop.CallSoon(a, [](Counter& c) { c.log->push_back("soon"); });
+      f->AddDoneCallback(b, [](Counter& c, FuturePtr<int> g) {
+        c.log->push_back("done " + std::to_string(g->Result()));
+      });
+    }
+    CHECK(log.empty());  // only the callbacks hold them now
+    loop.CallSoon([&] { f->SetResult(3); });
+    loop.RunUntilComplete(f);
+  }));
+  // Each object goes right after its callback ran.
+  CHECK(log == std::vector<std::string>{"soon", "gone", "done 3", "gone"});
 }
 
 TEST_CASE("An exception nobody retrieved is reported when its future goes") {

@@ -1,6 +1,7 @@
 #include "scenarios/scenario.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "proactor/iocp_proactor.h"
 #include "sim/sim.h"
@@ -182,7 +183,10 @@ ScenarioResult RunScenario(const Scenario& s, const proactor::Profile& profile,
   // stopped it, so the abort waits for the kernel's result when it can.
   oracles.set_abort_on_finding(options.abort_on_finding);
   ScenarioResult result;
-  result.run = RunSimulation(k, source, [&] { RunBody(s, profile, oracles); });
+  auto body = [&] { RunBody(s, profile, oracles); };
+  // By reference: a std::function holds a reference_wrapper in place,
+  // where this closure (three references) would cost an allocation.
+  result.run = RunSimulation(k, source, std::ref(body));
   oracles.OnKernelResult(result.run);
   result.verdict = oracles.Verdict();
   result.findings = oracles.findings();

@@ -49,7 +49,9 @@ std::string Process::Describe() const { return absl::StrCat("process pid#", id, 
 
 Kernel::Kernel(const KernelOptions& options, ChoiceSource& source)
     : options_(options), source_(source), trace_(options.keep_trace) {
-  objects_.reserve(32);  // a run's objects at once, not a doubling at a time
+  // A run's objects and ready queue at once, not a doubling at a time.
+  objects_.reserve(32);
+  ready_.reserve(16);
 }
 
 Kernel::~Kernel() {
@@ -64,8 +66,9 @@ RunResult Kernel::Run(std::function<void()> main) {
   SIM_CHECK(current_kernel == nullptr);
   current_kernel = this;
   app_ = NewProcess("app");
-  Thread* t = NewThread(app_, [main = std::move(main)] {
-    main();
+  main_ = std::move(main);
+  Thread* t = NewThread(app_, [this] {  // a closure of one pointer: no allocation
+    main_();
     return DWORD{0};
   }, "");
   ready_.clear();

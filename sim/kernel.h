@@ -394,10 +394,14 @@ class Kernel {
   Fiber host_;
   Thread* current_ = nullptr;
   Process* app_ = nullptr;
+  std::function<void()> main_;  // the app's main thread's body (Run)
   std::vector<std::unique_ptr<Object>> objects_;
   std::vector<Process*> processes_;
   std::vector<Thread*> threads_;
-  std::deque<Ready> ready_;
+  // What may run next, in the order it became ready; the scheduler picks
+  // any of it (erase at that index). A vector: a few entries at a time,
+  // where a deque allocated its blocks as the queue moved along.
+  std::vector<Ready> ready_;
   std::map<Timer, std::function<void()>> timers_;  // in the order they fire
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
   absl::btree_map<uint32_t, Op*> live_ops_;            // by id, for ordered reports
