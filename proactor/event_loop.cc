@@ -168,11 +168,6 @@ void EventLoop::CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase
   ready_.push_back({nullptr, std::move(cb), std::move(future)});
 }
 
-void EventLoop::CallSoonBound(FutureBase::DoneCallback cb) {
-  CheckClosed();
-  ready_.push_back({nullptr, std::move(cb), nullptr});
-}
-
 HandlePtr EventLoop::CallSoonThreadsafe(std::function<void()> fn) {
   HandlePtr h = CallSoon(std::move(fn));
   WriteToSelf();
@@ -196,7 +191,7 @@ HandlePtr EventLoop::CallAt(double when, std::function<void()> fn) {
 HandlePtr EventLoop::CallLater(double delay, FutureBase::Callback fn,
                                std::shared_ptr<FutureBase> future) {
   HandlePtr h = CallAt(Time() + delay, nullptr);
-  h->done_.fn = std::move(fn);
+  h->done_fn_ = std::move(fn);
   h->future_ = std::move(future);
   return h;
 }
@@ -261,7 +256,7 @@ void EventLoop::RunOnce() {
     if (HandlePtr& h = entry.handle) {
       if (h->cancelled()) continue;
       fn = std::move(h->fn_);
-      done = std::move(h->done_);
+      done.fn = std::move(h->done_fn_);
       future = std::move(h->future_);
     }
     try {

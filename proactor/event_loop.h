@@ -50,7 +50,7 @@ class Handle {
   void Cancel() {
     cancelled_ = true;
     fn_ = nullptr;
-    done_ = {};
+    done_fn_ = nullptr;
     future_ = nullptr;
   }
   bool cancelled() const { return cancelled_; }
@@ -62,7 +62,7 @@ class Handle {
   // Or a callback with its future, as futures.py schedules a done callback
   // (call_soon(callback, self)): kept apart rather than bound in one
   // closure, which would cost an allocation per callback.
-  FutureBase::DoneCallback done_;
+  FutureBase::Callback done_fn_;
   std::shared_ptr<FutureBase> future_;
   bool cancelled_ = false;
   double when_ = 0;
@@ -100,7 +100,8 @@ class EventLoop {
   // sites) that must not make Win32 calls, which are scheduling points.
   double StepTime() const { return step_time_; }
   HandlePtr CallSoon(std::function<void()> fn);
-  // call_soon(fn, future): how a future schedules its done callbacks.
+  // call_soon(fn, future): how a future schedules its done callbacks
+  // (`future` null for a bound callback, below).
   void CallSoon(FutureBase::DoneCallback cb, std::shared_ptr<FutureBase> future);
   // call_soon(self.method): `fn(*self)`, `fn` a closure without captures;
   // bound as FutureBase::Bind does, without an allocation. No Handle: the
@@ -108,9 +109,9 @@ class EventLoop {
   template <class S, class F>
   void CallSoon(std::shared_ptr<S> self, F fn) {
     static_assert(std::is_empty_v<F>, "a bound callback's closure captures nothing");
-    CallSoonBound(FutureBase::Bind(std::move(self), [](S& s, const std::shared_ptr<FutureBase>&) {
+    CallSoon(FutureBase::Bind(std::move(self), [](S& s, const std::shared_ptr<FutureBase>&) {
       F{}(s);
-    }));
+    }), nullptr);
   }
   // call_soon_threadsafe(): from another (simulated) thread; wakes the
   // loop through the self-pipe (a loop without one is woken by nothing).
@@ -176,7 +177,6 @@ class EventLoop {
  private:
   void RunOnce();
   void CheckClosed() const;
-  void CallSoonBound(FutureBase::DoneCallback cb);
   // BaseProactorEventLoop's self-pipe.
   void MakeSelfPipe();
   void CloseSelfPipe();
