@@ -313,7 +313,7 @@ void Kernel::MakeReady(Thread* t) {
 void Kernel::Notify(Object* o) {
   if (waits != nullptr) NotifyWaits(*this, o);
   if (o->waiters.empty()) return;
-  std::vector<Thread*> ws = o->waiters;
+  absl::InlinedVector<Thread*, 4> ws(o->waiters.begin(), o->waiters.end());
   // Threads waiting on a port are released LIFO (MS:I/O Completion Ports);
   // other objects release their waiters in the order they came.
   if (o->type == ObjType::kPort) std::reverse(ws.begin(), ws.end());
@@ -374,7 +374,10 @@ void Kernel::Stop(Outcome outcome, std::string message) {
 
 uint64_t Kernel::AddTimer(Time at, std::function<void()> fire) {
   uint64_t id = ++next_timer_id_;
-  timers_.emplace(Timer{at, id}, std::move(fire));
+  Timer timer{at, id};
+  auto it = std::upper_bound(timers_.begin(), timers_.end(), timer,
+                             [](const Timer& t, const auto& entry) { return t < entry.first; });
+  timers_.emplace(it, timer, std::move(fire));
   return id;
 }
 

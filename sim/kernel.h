@@ -22,13 +22,13 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
 #include "sim/choice.h"
 #include "sim/fiber.h"
@@ -81,7 +81,10 @@ struct Object {
   ObjType type;
   uint32_t id = 0;
   uint32_t handles = 0;
-  std::vector<Thread*> waiters;  // threads blocked on this object, in order
+  // Threads blocked on this object, in order. Inline: rarely more than
+  // one or two, and a run makes dozens of objects (allocations per run:
+  // reports/bench.md).
+  absl::InlinedVector<Thread*, 2> waiters;
 };
 
 struct Packet {
@@ -187,7 +190,7 @@ struct Thread : Object {
   bool kill = false;
   // Blocking: the objects waited on, and the function that decides (and
   // applies) the wake-up; returns true when the thread may resume.
-  std::vector<Object*> waiting_on;
+  absl::InlinedVector<Object*, 2> waiting_on;
   std::function<bool()> try_wake;
   bool timed_out = false;
   uint64_t timer = 0;  // 0: none
@@ -211,7 +214,7 @@ struct Process : Object {
   std::string command_line;
   std::vector<HandleEntry> handles;   // value = (index + 1) * 4
   std::vector<uint32_t> free_slots;   // LIFO: the last closed value comes back first
-  std::vector<Thread*> threads;
+  absl::InlinedVector<Thread*, 2> threads;
   HANDLE std_handles[3] = {nullptr, nullptr, nullptr};
   DWORD exit_code = STILL_ACTIVE;
   bool exiting = false;
@@ -287,7 +290,7 @@ class Kernel {
     return static_cast<T*>(o);
   }
   Object* LookupIn(Process* p, HANDLE h);
-  const std::vector<Process*>& processes() const { return processes_; }
+  absl::Span<Process* const> processes() const { return processes_; }
   // Closes `h` in `p`; false if it names nothing.
   bool CloseIn(Process* p, HANDLE h);
   template <class T, class... A>
@@ -396,13 +399,15 @@ class Kernel {
   Process* app_ = nullptr;
   std::function<void()> main_;  // the app's main thread's body (Run)
   std::vector<std::unique_ptr<Object>> objects_;
-  std::vector<Process*> processes_;
-  std::vector<Thread*> threads_;
+  absl::InlinedVector<Process*, 2> processes_;
+  absl::InlinedVector<Thread*, 4> threads_;
   // What may run next, in the order it became ready; the scheduler picks
   // any of it (erase at that index). A vector: a few entries at a time,
   // where a deque allocated its blocks as the queue moved along.
   std::vector<Ready> ready_;
-  std::map<Timer, std::function<void()>> timers_;  // in the order they fire
+  // In the order they fire; a few at a time, so a sorted inline vector
+  // (a std::map allocated a node per timer).
+  absl::InlinedVector<std::pair<Timer, std::function<void()>>, 4> timers_;
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
   absl::btree_map<uint32_t, Op*> live_ops_;            // by id, for ordered reports
  public:

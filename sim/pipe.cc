@@ -76,6 +76,7 @@ struct PipeName : Object {
 struct PipeNamespace {
   // By lower-cased name: views of each PipeName's own `key`.
   std::map<std::string_view, PipeName*> names;
+  std::string key;  // PipeKey's result, reused from call to call
   std::vector<std::unique_ptr<PipeInstance>> instances;
   uint64_t next_listen_seq = 0;
 };
@@ -131,12 +132,16 @@ std::string Narrow(LPCWSTR w) {
   return s;
 }
 
-// "\\.\pipe\NAME", case-insensitive; empty when not a pipe name.
-std::string PipeKey(LPCWSTR name) {
-  std::string s = Narrow(name);
-  absl::AsciiStrToLower(&s);
-  const std::string prefix = "\\\\.\\pipe\\";
-  if (s.size() <= prefix.size() || s.compare(0, prefix.size(), prefix) != 0) return "";
+// "\\.\pipe\NAME", case-insensitive; empty when not a pipe name. A view of
+// ns.key, valid until the next call.
+std::string_view PipeKey(PipeNamespace& ns, LPCWSTR name) {
+  std::string& s = ns.key;
+  s.clear();
+  for (size_t i = 0; name != nullptr && name[i]; ++i) {
+    s.push_back(name[i] < 128 ? absl::ascii_tolower(static_cast<char>(name[i])) : '?');
+  }
+  constexpr std::string_view prefix = "\\\\.\\pipe\\";
+  if (s.size() <= prefix.size() || s.compare(0, prefix.size(), prefix) != 0) return {};
   return s;
 }
 
@@ -322,7 +327,7 @@ HANDLE WINAPI CreateNamedPipeW(LPCWSTR name, DWORD open_mode, DWORD pipe_mode, D
     k.Emit(iocpsim::kCreatePipeFmt, {~uint64_t{0}, e});
     return INVALID_HANDLE_VALUE;
   };
-  std::string key = iocpsim::PipeKey(name);
+  std::string_view key = iocpsim::PipeKey(ns, name);
   if (key.empty() || max_instances == 0 || max_instances > PIPE_UNLIMITED_INSTANCES) {
     return fail(ERROR_INVALID_PARAMETER);
   }
@@ -330,7 +335,7 @@ HANDLE WINAPI CreateNamedPipeW(LPCWSTR name, DWORD open_mode, DWORD pipe_mode, D
   auto it = ns.names.find(key);
   if (it == ns.names.end()) {
     pn = k.New<iocpsim::PipeName>();
-    pn->key = std::move(key);
+    pn->key = key;
     pn->display = iocpsim::Narrow(name);
     pn->max_instances = max_instances;
     pn->default_timeout_ms = default_timeout_ms ? default_timeout_ms : 50;
@@ -467,7 +472,7 @@ HANDLE WINAPI CreateFileW(LPCWSTR name, DWORD access, DWORD share, LPSECURITY_AT
     k.Emit(iocpsim::kCreateFileFmt, {~uint64_t{0}, e});
     return INVALID_HANDLE_VALUE;
   };
-  std::string key = iocpsim::PipeKey(name);
+  std::string_view key = iocpsim::PipeKey(ns, name);
   auto it = ns.names.find(key);
   // No such pipe: ERROR_FILE_NOT_FOUND; every instance busy (connected,
   // its client closed without a disconnect, or disconnected and not
@@ -491,7 +496,7 @@ BOOL WINAPI WaitNamedPipeW(LPCWSTR name, DWORD timeout_ms) {
   Kernel& k = K();
   k.Yield();
   auto& ns = iocpsim::Names(k);
-  std::string key = iocpsim::PipeKey(name);
+  std::string_view key = iocpsim::PipeKey(ns, name);
   auto it = ns.names.find(key);
   BOOL ok = FALSE;
   if (key.empty() || it == ns.names.end()) {
