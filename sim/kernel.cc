@@ -49,9 +49,8 @@ std::string Process::Describe() const { return absl::StrCat("process pid#", id, 
 
 Kernel::Kernel(const KernelOptions& options, ChoiceSource& source)
     : options_(options), source_(source), trace_(options.keep_trace) {
-  // A run's objects and ready queue at once, not a doubling at a time.
+  // A run's objects at once, not a doubling at a time.
   objects_.reserve(32);
-  ready_.reserve(16);
 }
 
 Kernel::~Kernel() {

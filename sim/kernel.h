@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -100,7 +99,9 @@ struct Port : Object {
   Port() : Object(ObjType::kPort) {}
   std::string Describe() const override { return "port"; }
   void LastHandleClosed(Kernel& k) override;
-  std::deque<Packet> queue;
+  // FIFO; a few packets at a time, so inline (a std::deque allocates two
+  // blocks when made).
+  absl::InlinedVector<Packet, 4> queue;
   size_t reserved = 0;  // packets promised to released waiters
   bool closed = false;
 };
@@ -402,9 +403,8 @@ class Kernel {
   absl::InlinedVector<Process*, 2> processes_;
   absl::InlinedVector<Thread*, 4> threads_;
   // What may run next, in the order it became ready; the scheduler picks
-  // any of it (erase at that index). A vector: a few entries at a time,
-  // where a deque allocated its blocks as the queue moved along.
-  std::vector<Ready> ready_;
+  // any of it (erase at that index). Inline: a few entries at a time.
+  absl::InlinedVector<Ready, 8> ready_;
   // In the order they fire; a few at a time, so a sorted inline vector
   // (a std::map allocated a node per timer).
   absl::InlinedVector<std::pair<Timer, std::function<void()>>, 4> timers_;

@@ -36,7 +36,7 @@ bool WaitForPacket(Kernel& k, Port* port, DWORD timeout_ms) {
 Packet TakePacket(Kernel& k, Port* port) {
   SIM_CHECK(!port->queue.empty());
   Packet p = port->queue.front();
-  port->queue.pop_front();
+  port->queue.erase(port->queue.begin());
   k.Emit(kDequeueFmt, {p.op != nullptr ? p.op->id : 0, p.key, p.bytes,
                        static_cast<uint64_t>(static_cast<uint32_t>(p.status))},
          p.trace_id);
