@@ -74,7 +74,8 @@ thread_local TouchState touching;  // one simulation at a time per OS thread
 
 // Called by AddressSanitizer with its report, before the process dies. (Not
 // the death callback: libFuzzer owns that one, to write its crash file.)
-void NameTouchedOperation(const char*) {
+// Unused in builds without ASan.
+[[maybe_unused]] void NameTouchedOperation(const char*) {
   if (touching.op == nullptr) return;
   std::string op = touching.kernel->DescribeOp(touching.op);
   std::fprintf(stderr, "iocpsim: the kernel was %s of %s\n", touching.what, op.c_str());
