@@ -212,9 +212,9 @@ void IocpProactor::CheckClosed() const {
   if (iocp_ == nullptr) throw std::runtime_error("IocpProactor is closed");
 }
 
-std::vector<std::shared_ptr<FutureBase>> IocpProactor::Select(double timeout) {
+void IocpProactor::Select(double timeout) {
   if (results_.empty()) Poll(timeout);
-  return std::exchange(results_, {});
+  results_.clear();
 }
 
 template <class T>

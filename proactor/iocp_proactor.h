@@ -146,9 +146,12 @@ class IocpProactor {
   IocpProactor(const IocpProactor&) = delete;
   IocpProactor& operator=(const IocpProactor&) = delete;
 
-  // select(timeout): polls if no results are waiting, returns and clears
-  // them. timeout < 0 waits forever.
-  std::vector<std::shared_ptr<FutureBase>> Select(double timeout);
+  // select(timeout): polls if no results are waiting, then drops them.
+  // Python returns the list, but the proactor loop's _process_events
+  // ignores it, so the futures were only kept alive until here; clearing
+  // in place keeps the vector's room for the next poll. timeout < 0 waits
+  // forever.
+  void Select(double timeout);
 
   // A socket gets WSARecv/WSASend, anything else ReadFile/WriteFile; for a
   // socket, ERROR_NETNAME_DELETED and ERROR_OPERATION_ABORTED become
