@@ -196,6 +196,7 @@ void WaitHandleFuture::UnregisterWait() {
 IocpProactor::IocpProactor(EventLoop& loop)
     : loop_(loop), iocp_(CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, INFINITE)) {
   if (iocp_ == nullptr) RaiseWindowsError(GetLastError(), "CreateIoCompletionPort");
+  cache_.reserve(8);  // a run's operations in flight at once, not a doubling at a time
 }
 
 IocpProactor::~IocpProactor() {
@@ -260,7 +261,6 @@ FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePt
   e.f = f;
   e.ov = ov;
   e.obj = std::move(obj);
-  e.seq = ++seq_;
   e.finish = [f = f.get(), callback](DWORD, ULONG_PTR, const std::shared_ptr<Overlapped>& ov) {
     try {
       f->SetResult(callback(ov));
@@ -268,7 +268,7 @@ FuturePtr<T> IocpProactor::Register(std::shared_ptr<Overlapped> ov, PipeHandlePt
       f->SetException(std::current_exception());
     }
   };
-  cache_[ov->address()] = std::move(e);
+  Remember(std::move(e));
   return f;
 }
 
@@ -504,7 +504,6 @@ FuturePtr<PipeHandlePtr> IocpProactor::ConnectPipeOnThread(const std::string& ad
   Entry e;
   e.f = f;
   e.ov = ov;
-  e.seq = ++seq_;
   e.forget_on_close = true;
   e.finish = [loop = &loop_, f = f.get()](DWORD err, ULONG_PTR key, const std::shared_ptr<Overlapped>&) {
     // finish_connect_pipe(err, handle, ov): the work item's arguments.
@@ -515,7 +514,7 @@ FuturePtr<PipeHandlePtr> IocpProactor::ConnectPipeOnThread(const std::string& ad
     }
     f->SetResult(std::make_shared<PipeHandle>(*loop, reinterpret_cast<HANDLE>(key)));
   };
-  cache_[ov->address()] = std::move(e);
+  Remember(std::move(e));
   return f;
 }
 
@@ -560,14 +559,13 @@ FuturePtr<bool> IocpProactor::WaitForHandleImpl(HANDLE handle, double timeout, b
   Entry e;
   e.f = f;
   e.ov = ov;
-  e.seq = ++seq_;
   e.wait_cancel = is_cancel;
   e.finish = [f = f.get()](DWORD, ULONG_PTR, const std::shared_ptr<Overlapped>&) {
     // finish_wait_for_handle: a second wait, so only for handles whose
     // successful wait has no side effect (events, processes).
     f->SetResult(f->Poll());
   };
-  cache_[ov->address()] = std::move(e);
+  Remember(std::move(e));
   return f;
 }
 
@@ -578,7 +576,20 @@ void IocpProactor::Unregister(const std::shared_ptr<Overlapped>& ov) {
   unregistered_.push_back(ov);
 }
 
-void IocpProactor::Forget(const std::shared_ptr<Overlapped>& ov) { cache_.erase(ov->address()); }
+void IocpProactor::Forget(const std::shared_ptr<Overlapped>& ov) {
+  auto it = Find(ov->address());
+  if (it != cache_.end()) cache_.erase(it);
+}
+
+void IocpProactor::Remember(Entry e) {
+  Forget(e.ov);
+  cache_.push_back(std::move(e));
+}
+
+std::vector<IocpProactor::Entry>::iterator IocpProactor::Find(uintptr_t address) {
+  return std::find_if(cache_.begin(), cache_.end(),
+                      [address](const Entry& e) { return e.ov->address() == address; });
+}
 
 void IocpProactor::StopServing(const PipeHandlePtr& obj) {
   // The handle is closed by the loop right after, which makes its pending
@@ -605,7 +616,7 @@ void IocpProactor::Poll(double timeout) {
       RaiseWindowsError(err, "GetQueuedCompletionStatus");
     }
     ms = 0;
-    auto it = cache_.find(reinterpret_cast<uintptr_t>(address));
+    auto it = Find(reinterpret_cast<uintptr_t>(address));
     uint32_t op = Annotating() ? AnnotationOp(address) : 0;
     if (it == cache_.end()) {
       if (Annotating()) Annotate("proactor", op, "poll: no future for this packet: unexpected event");
@@ -622,7 +633,7 @@ void IocpProactor::Poll(double timeout) {
       }
       continue;
     }
-    Entry e = std::move(it->second);
+    Entry e = std::move(*it);
     cache_.erase(it);
     if (e.obj != nullptr && Contains(stopped_serving_, e.obj)) {
       e.f->trace_op = op;
@@ -642,42 +653,34 @@ void IocpProactor::Poll(double timeout) {
     }
   }
   // Remove the unregistered futures.
-  for (const auto& ov : unregistered_) cache_.erase(ov->address());
+  for (const auto& ov : unregistered_) Forget(ov);
   unregistered_.clear();
 }
 
 std::vector<std::string> IocpProactor::DescribeCache() const {
-  std::vector<const Entry*> entries;
-  for (const auto& [address, e] : cache_) entries.push_back(&e);
-  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
   std::vector<std::string> out;
-  for (const Entry* e : entries) {
-    out.push_back(std::string(e->ov->TypeName()) + " " + e->f->Describe());
-  }
+  for (const Entry& e : cache_) out.push_back(std::string(e.ov->TypeName()) + " " + e.f->Describe());
   return out;
 }
 
 void IocpProactor::Close() {
   if (iocp_ == nullptr) return;
   // Cancel the remaining registered operations, in registration order.
-  std::vector<Entry*> entries;
-  for (auto& [address, e] : cache_) entries.push_back(&e);
-  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
-  std::vector<uintptr_t> forget;
+  std::vector<std::shared_ptr<Overlapped>> forget;
   std::vector<std::shared_ptr<FutureBase>> to_cancel;
-  for (Entry* e : entries) {
-    if (e->forget_on_close) {
+  for (const Entry& e : cache_) {
+    if (e.forget_on_close) {
       // Quirk bpo-23293 (before 3d2256f6): "this task cannot be cancelled,
       // so just forget it".
-      forget.push_back(e->ov->address());
-    } else if (e->f->cancelled() || e->wait_cancel) {
+      forget.push_back(e.ov);
+    } else if (e.f->cancelled() || e.wait_cancel) {
       // Nothing to do with cancelled futures; a _WaitCancelFuture must
       // not be cancelled.
     } else {
-      to_cancel.push_back(e->f);
+      to_cancel.push_back(e.f);
     }
   }
-  for (uintptr_t a : forget) cache_.erase(a);
+  for (const auto& ov : forget) Forget(ov);
   for (auto& f : to_cancel) {
     try {
       f->Cancel();

@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -203,7 +202,6 @@ class IocpProactor {
     // callback(transferred, key, ov) except OSError: f.set_exception()`).
     std::function<void(DWORD transferred, ULONG_PTR key, const std::shared_ptr<Overlapped>& ov)>
         finish;
-    uint64_t seq = 0;  // insertion order (Python dicts iterate in it)
     bool wait_cancel = false;
     bool forget_on_close = false;  // quirk bpo-23293
   };
@@ -216,6 +214,9 @@ class IocpProactor {
   template <class T>
   FuturePtr<T> Result(T value);
   void Poll(double timeout);
+  // _cache[ov.address] = entry; an entry at the same address goes.
+  void Remember(Entry e);
+  std::vector<Entry>::iterator Find(uintptr_t address);
   FuturePtr<bool> WaitForHandleImpl(HANDLE handle, double timeout, bool is_cancel,
                                     std::function<void()> done_callback);
   Coro<PipeHandlePtr> ConnectPipeCoro(std::string address);
@@ -223,13 +224,15 @@ class IocpProactor {
 
   EventLoop& loop_;
   HANDLE iocp_;
-  std::map<uintptr_t, Entry> cache_;
+  // By OVERLAPPED address, in registration order (Python dicts iterate in
+  // insertion order). A vector searched from the front: a few entries at
+  // a time, where a map node was an allocation per operation.
+  std::vector<Entry> cache_;
   std::vector<std::weak_ptr<PipeHandle>> registered_;
   std::vector<std::shared_ptr<Overlapped>> unregistered_;
   std::vector<std::weak_ptr<PipeHandle>> stopped_serving_;
   std::vector<std::shared_ptr<FutureBase>> results_;
   std::vector<std::unique_ptr<struct PostCallbackData>> post_data_;
-  uint64_t seq_ = 0;
 };
 
 }  // namespace iocpsim::proactor

@@ -159,7 +159,7 @@ Op* Kernel::IssueOp(OpType type, File* f, HANDLE h, OVERLAPPED* ov, void* buffer
     if (trace_.keep()) last_op_at[ov] = op->id;
   }
   if (op->event != nullptr) ResetEventObject(op->event);
-  live_ops_[op->id] = op;
+  live_ops_.push_back(op);
   f->ops.push_back(op);
   Emit(kIssueFmt, {op->id, static_cast<uint64_t>(type), HandleValue(h)});
   return op;
@@ -360,7 +360,10 @@ void Kernel::ReleaseOp(Op* op) {
     SIM_CHECK(it != owned_.end() && it->second == op);
     owned_.erase(it);
   }
-  live_ops_.erase(op->id);
+  auto live = std::lower_bound(live_ops_.begin(), live_ops_.end(), op->id,
+                               [](const Op* o, uint32_t id) { return o->id < id; });
+  SIM_CHECK(live != live_ops_.end() && *live == op);
+  live_ops_.erase(live);
   delete op;
 }
 
@@ -413,7 +416,7 @@ BOOL WINAPI CancelIo(HANDLE file) {
   }
   // Only the calling thread's operations (MS:CancelIo). Returns TRUE even
   // with nothing to cancel.
-  for (iocpsim::Op* op : std::vector<iocpsim::Op*>(f->ops)) {
+  for (iocpsim::Op* op : absl::InlinedVector<iocpsim::Op*, 4>(f->ops)) {
     if (op->pending && op->thread == k.current()) k.RequestCancel(op);
   }
   k.Emit(iocpsim::kCancelIoFmt, {k.HandleValue(file), 1, 0});

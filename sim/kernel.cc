@@ -108,7 +108,7 @@ void Kernel::Teardown() {
     }
   }
   current_ = nullptr;
-  for (auto& [id, op] : live_ops_) delete op;
+  for (Op* op : live_ops_) delete op;
   live_ops_.clear();
   owned_.clear();
 }
@@ -463,7 +463,7 @@ void Kernel::FinishProcessExit(Process* p) {
     if (p->handles[i].object != nullptr) CloseIn(p, reinterpret_cast<HANDLE>((i + 1) * 4));
   }
   std::vector<Op*> mine;
-  for (auto& [id, op] : live_ops_) {
+  for (Op* op : live_ops_) {
     if (op->process == p && op->pending) mine.push_back(op);
   }
   for (Op* op : mine) {
@@ -543,8 +543,8 @@ void Kernel::CollectLeftovers(RunResult& r) {
                                                 h.created_ns / 1e6, h.created_step)});
     }
   }
-  for (auto& [id, op] : live_ops_) {
-    if (op->ov != nullptr) r.overlapped_owned.push_back({id, DescribeOp(op)});
+  for (Op* op : live_ops_) {
+    if (op->ov != nullptr) r.overlapped_owned.push_back({op->id, DescribeOp(op)});
   }
 }
 

@@ -25,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
@@ -116,7 +115,7 @@ struct File : Object {
   bool skip_event_on_handle = false;
   bool io_signaled = false;  // the file object as a waitable (no hEvent)
   bool Signaled() const override { return io_signaled; }
-  std::vector<Op*> ops;      // pending operations, in issue order
+  absl::InlinedVector<Op*, 4> ops;  // pending operations, in issue order
 
   // The driver: can `op` complete now, and how; and complete it.
   enum class Readiness { kNo, kSuccess, kError };
@@ -409,7 +408,10 @@ class Kernel {
   // (a std::map allocated a node per timer).
   absl::InlinedVector<std::pair<Timer, std::function<void()>>, 4> timers_;
   absl::flat_hash_map<const OVERLAPPED*, Op*> owned_;  // lookup only, never iterated
-  absl::btree_map<uint32_t, Op*> live_ops_;            // by id, for ordered reports
+  // By id, for ordered reports: ids only grow, so an op joins at the end.
+  // (A btree freed its root whenever the last op went and made it again
+  // for the next.)
+  absl::InlinedVector<Op*, 8> live_ops_;
  public:
   // With the trace kept: the last op issued at each OVERLAPPED address.
   absl::flat_hash_map<const OVERLAPPED*, uint32_t> last_op_at;  // lookup only

@@ -178,7 +178,7 @@ void DeletePipeNamespace(PipeNamespace* ns) { delete ns; }
 // the closing end with STATUS_PIPE_BROKEN; ReactOS npfs
 // NpSetClosingPipeState completes the queued write IRPs the same way).
 void FailPendingWrites(Kernel& k, PipeEnd* writer) {
-  for (Op* op : std::vector<Op*>(writer->ops)) {
+  for (Op* op : absl::InlinedVector<Op*, 4>(writer->ops)) {
     if (op->pending && op->type == OpType::kWrite) k.CompleteOp(op, STATUS_PIPE_BROKEN, 0);
   }
 }
@@ -219,7 +219,7 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       // (ReactOS npfs NpSetConnectedPipeState empties the IRP list; Wine
       // wakes the whole listen_q): a second ConnectNamedPipe's packet is
       // queued with the first's.
-      for (Op* each : std::vector<Op*>(ops)) {  // in the order they were issued
+      for (Op* each : absl::InlinedVector<Op*, 4>(ops)) {  // in the order they were issued
         if (each->pending && each->type == OpType::kConnect) k.CompleteOp(each, STATUS_SUCCESS, 0);
       }
       return;
