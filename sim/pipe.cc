@@ -68,7 +68,7 @@ struct PipeName : Object {
   std::string key, display;
   DWORD max_instances = 1;
   DWORD default_timeout_ms = 50;
-  std::vector<PipeInstance*> instances;
+  absl::InlinedVector<PipeInstance*, 4> instances;  // a run's few, inline
   bool listening_changed = false;  // for WaitNamedPipe waiters
   bool Signaled() const override { return listening_changed; }
 };
@@ -339,7 +339,6 @@ HANDLE WINAPI CreateNamedPipeW(LPCWSTR name, DWORD open_mode, DWORD pipe_mode, D
     pn->display = iocpsim::Narrow(name);
     pn->max_instances = max_instances;
     pn->default_timeout_ms = default_timeout_ms ? default_timeout_ms : 50;
-    pn->instances.reserve(4);
     ns.names[pn->key] = pn;
   } else {
     pn = it->second;
