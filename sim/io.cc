@@ -416,7 +416,7 @@ BOOL WINAPI CancelIo(HANDLE file) {
   }
   // Only the calling thread's operations (MS:CancelIo). Returns TRUE even
   // with nothing to cancel.
-  for (iocpsim::Op* op : absl::InlinedVector<iocpsim::Op*, 4>(f->ops)) {
+  for (iocpsim::Op* op : iocpsim::OpList(f->ops)) {
     if (op->pending && op->thread == k.current()) k.RequestCancel(op);
   }
   k.Emit(iocpsim::kCancelIoFmt, {k.HandleValue(file), 1, 0});

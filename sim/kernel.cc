@@ -49,8 +49,7 @@ std::string Process::Describe() const { return absl::StrCat("process pid#", id, 
 
 Kernel::Kernel(const KernelOptions& options, ChoiceSource& source)
     : options_(options), source_(source), trace_(options.keep_trace) {
-  // A run's objects at once, not a doubling at a time.
-  objects_.reserve(32);
+  objects_.reserve(32);  // a run's objects at once, not a doubling at a time
 }
 
 Kernel::~Kernel() {

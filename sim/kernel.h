@@ -85,6 +85,10 @@ struct Object {
   absl::InlinedVector<Thread*, 2> waiters;
 };
 
+// A file's pending operations: a few at a time, inline. Loops that may
+// complete some (which removes them) walk a copy: `OpList(f->ops)`.
+using OpList = absl::InlinedVector<Op*, 4>;
+
 struct Packet {
   DWORD bytes;
   ULONG_PTR key;
@@ -115,7 +119,7 @@ struct File : Object {
   bool skip_event_on_handle = false;
   bool io_signaled = false;  // the file object as a waitable (no hEvent)
   bool Signaled() const override { return io_signaled; }
-  absl::InlinedVector<Op*, 4> ops;  // pending operations, in issue order
+  OpList ops;  // pending operations, in issue order
 
   // The driver: can `op` complete now, and how; and complete it.
   enum class Readiness { kNo, kSuccess, kError };

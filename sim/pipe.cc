@@ -122,27 +122,30 @@ PipeNamespace& Names(Kernel& k) {
   return *k.pipes;
 }
 
-std::string Narrow(LPCWSTR w) {
+// ASCII of a wide name, '?' for the rest, into `s`.
+void NarrowInto(LPCWSTR w, std::string& s) {
   size_t n = 0;
   while (w != nullptr && w[n]) ++n;
-  std::string s(n, '?');
+  s.assign(n, '?');
   for (size_t i = 0; i < n; ++i) {
     if (w[i] < 128) s[i] = static_cast<char>(w[i]);
   }
+}
+
+std::string Narrow(LPCWSTR w) {
+  std::string s;
+  NarrowInto(w, s);
   return s;
 }
 
 // "\\.\pipe\NAME", case-insensitive; empty when not a pipe name. A view of
-// ns.key, valid until the next call.
+// ns.key, valid until the next call (one buffer, reused).
 std::string_view PipeKey(PipeNamespace& ns, LPCWSTR name) {
-  std::string& s = ns.key;
-  s.clear();
-  for (size_t i = 0; name != nullptr && name[i]; ++i) {
-    s.push_back(name[i] < 128 ? absl::ascii_tolower(static_cast<char>(name[i])) : '?');
-  }
+  NarrowInto(name, ns.key);
+  absl::AsciiStrToLower(&ns.key);
   constexpr std::string_view prefix = "\\\\.\\pipe\\";
-  if (s.size() <= prefix.size() || s.compare(0, prefix.size(), prefix) != 0) return {};
-  return s;
+  if (ns.key.size() <= prefix.size() || ns.key.compare(0, prefix.size(), prefix) != 0) return {};
+  return ns.key;
 }
 
 void StartListening(PipeNamespace& ns, Kernel& k, PipeInstance* inst) {
@@ -178,7 +181,7 @@ void DeletePipeNamespace(PipeNamespace* ns) { delete ns; }
 // the closing end with STATUS_PIPE_BROKEN; ReactOS npfs
 // NpSetClosingPipeState completes the queued write IRPs the same way).
 void FailPendingWrites(Kernel& k, PipeEnd* writer) {
-  for (Op* op : absl::InlinedVector<Op*, 4>(writer->ops)) {
+  for (Op* op : OpList(writer->ops)) {
     if (op->pending && op->type == OpType::kWrite) k.CompleteOp(op, STATUS_PIPE_BROKEN, 0);
   }
 }
@@ -219,7 +222,7 @@ void PipeEnd::Perform(Kernel& k, Op* op) {
       // (ReactOS npfs NpSetConnectedPipeState empties the IRP list; Wine
       // wakes the whole listen_q): a second ConnectNamedPipe's packet is
       // queued with the first's.
-      for (Op* each : absl::InlinedVector<Op*, 4>(ops)) {  // in the order they were issued
+      for (Op* each : OpList(ops)) {  // in the order they were issued
         if (each->pending && each->type == OpType::kConnect) k.CompleteOp(each, STATUS_SUCCESS, 0);
       }
       return;

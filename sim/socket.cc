@@ -334,7 +334,7 @@ void Socket::LastHandleClosed(Kernel& k) {
   // (WIN32-MODEL.md "Sockets"). A pending AcceptEx on a closed listener
   // ends with ERROR_OPERATION_ABORTED or ERROR_CONNECTION_ABORTED: Windows
   // versions differ, and Wine's sock test_completion_port accepts both.
-  for (Op* op : absl::InlinedVector<Op*, 4>(ops)) {
+  for (Op* op : OpList(ops)) {
     if (!op->pending) continue;
     NTSTATUS status = STATUS_CANCELLED;
     if (op->type == OpType::kAccept &&
